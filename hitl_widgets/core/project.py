@@ -1,0 +1,284 @@
+"""A labeling project: a label schema and a durable store behind one public object.
+
+Example
+-------
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "demo.hitl")
+>>> project = Project(path, labels=["ham", "spam"])
+>>> project.add_items(["win a prize", "see you at 5"], id=["a", "b"])
+AddResult(added=2, existing=0)
+>>> _ = project.annotate("a", "spam", annotator="ana")
+>>> project.labels()[["item_id", "label"]].values.tolist()
+[['a', 'spam']]
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .items import build_records
+from .schema import LabelSchema, SchemaError
+from .store import SOURCES, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """How many items a call to ``add_items`` added, and how many were already there."""
+
+    added: int
+    existing: int
+
+
+class Project:
+    """Open or create a project file.
+
+    Parameters
+    ----------
+    path : the project file, e.g. ``"spam.hitl"``; created when absent, reopened otherwise.
+    labels : the label names. Required for a new project; when reopening, omit it or pass the
+        same labels (a different list is refused rather than silently changing the schema).
+    multi_label, keys, guidelines : see :class:`~hitl_widgets.core.schema.LabelSchema`.
+    image_root : the only folder image paths may be read from.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        labels: Sequence[str] | None = None,
+        *,
+        multi_label: bool | None = None,
+        keys: Mapping[str, str] | None = None,
+        guidelines: Mapping[str, Any] | None = None,
+        image_root: str | Path | None = None,
+    ):
+        self.path = Path(path)
+        self.store = Store(self.path)
+        self._listeners: list[Callable[[str, dict], None]] = []
+        try:
+            self.schema = self._resolve_schema(labels, multi_label, keys, guidelines)
+            self.image_root = self._resolve_root(image_root)
+        except Exception:
+            self.store.close()
+            raise
+
+    # -- opening --------------------------------------------------------------------------
+    def _resolve_schema(self, labels, multi_label, keys, guidelines) -> LabelSchema:
+        stored = self.store.get_meta("schema")
+        if stored is None:
+            if labels is None:
+                raise SchemaError(f"{self.path} is a new project: give its labels, e.g. "
+                                  "Project(path, labels=['ham', 'spam'])")
+            schema = LabelSchema.build(labels, multi_label=bool(multi_label), keys=keys,
+                                       guidelines=guidelines)
+            self.store.set_meta("schema", schema.to_json())
+            return schema
+        schema = LabelSchema.from_json(stored)
+        if labels is not None and list(labels) != list(schema.labels):
+            raise SchemaError(f"{self.path} has labels {list(schema.labels)}, not {list(labels)}; "
+                              "omit labels= to reopen it as it is")
+        if multi_label is not None and bool(multi_label) != schema.multi_label:
+            raise SchemaError(f"{self.path} was created with multi_label={schema.multi_label}")
+        if keys or guidelines:  # presentation only: safe to change on reopen
+            schema = LabelSchema.build(schema.labels, multi_label=schema.multi_label,
+                                       keys=keys or schema.keys,
+                                       guidelines=guidelines or stored.get("guidelines"))
+            self.store.set_meta("schema", schema.to_json())
+        return schema
+
+    def _resolve_root(self, image_root) -> Path | None:
+        stored = self.store.get_meta("image_root")
+        if image_root is None:
+            return Path(stored) if stored else None
+        root = Path(image_root).expanduser().resolve()
+        if not root.is_dir():
+            raise NotADirectoryError(f"image_root {root} is not a folder")
+        if str(root) != stored:
+            self.store.set_meta("image_root", str(root))
+        return root
+
+    # -- items ----------------------------------------------------------------------------
+    def add_items(
+        self,
+        data: Any = None,
+        *,
+        text: Any = None,
+        image: Any = None,
+        path: Any = None,
+        id: Any = None,  # noqa: A002 - the natural name for users
+        fields: Sequence[str] | None = None,
+        meta: Sequence[str] | None = None,
+        provenance: dict | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> AddResult:
+        """Add items; re-adding the same ones is a no-op. All or nothing per call.
+
+        ``add_items(df, text="CONTENT", id="COMMENT_ID")``, ``add_items(["a text", ...])``,
+        ``add_items(image=digits.images)``, ``add_items(path=["cats/1.jpg"])`` (below
+        ``image_root``), or ``add_items(df)`` to label table rows. ``fields`` are columns shown
+        beside the content, ``meta`` columns kept but not shown, ``provenance`` a dict kept with
+        every item of the batch.
+        """
+        records = build_records(
+            data, text=text, image=image, path=path, id=id, fields=fields, meta=meta,
+            provenance=provenance, image_root=self.image_root, value_range=value_range,
+        )
+        added, existing = self.store.add_items(records)
+        if added:
+            self._emit("items", {"added": added})
+        return AddResult(added, existing)
+
+    def items(self):
+        """A DataFrame of the items (without image bytes)."""
+        import pandas as pd
+
+        rows = [dict(r) for r in self.store.items_table()]
+        return pd.DataFrame(rows, columns=["seq", "item_id", "kind", "text", "path", "mime",
+                                           "fields", "meta", "provenance", "added_at"])
+
+    def __len__(self) -> int:
+        return self.store.item_count()
+
+    # -- labeling -------------------------------------------------------------------------
+    def annotate(
+        self,
+        item_id: str,
+        label: str | Iterable[str],
+        *,
+        annotator: str,
+        source: str = "human",
+        ms_on_item: int | None = None,
+        suggestion: str | Iterable[str] | None = None,
+        suggestion_score: float | None = None,
+        score: float | None = None,
+        extra: dict | None = None,
+    ) -> int:
+        """Record a label; returns the event id once it is durable on disk."""
+        labels = self.schema.validate(label)
+        shown = None if suggestion is None else self.schema.validate(suggestion)
+        _check_annotator(annotator)
+        _check_source(source)
+        seq = self.store.append(
+            "annotation", item_id, annotator=annotator, labels=labels, source=source,
+            score=score, suggestion=shown, suggestion_score=suggestion_score,
+            ms_on_item=ms_on_item, extra=extra,
+        )
+        self._emit("annotation", {"item_id": item_id, "annotator": annotator, "seq": seq})
+        return seq
+
+    def skip(self, item_id: str, *, annotator: str, ms_on_item: int | None = None) -> int:
+        """Record that the annotator passed on an item; it comes back after the others."""
+        _check_annotator(annotator)
+        seq = self.store.append("skip", item_id, annotator=annotator, ms_on_item=ms_on_item)
+        self._emit("skip", {"item_id": item_id, "annotator": annotator, "seq": seq})
+        return seq
+
+    def undo(self, *, annotator: str, item_id: str | None = None) -> dict | None:
+        """Retract the annotator's latest label or skip; return what was retracted, or None."""
+        _check_annotator(annotator)
+        undone = self.store.retract_last(annotator, item_id)
+        if undone is not None:
+            self._emit("retraction", {"item_id": undone["item_id"], "annotator": annotator})
+        return undone
+
+    def suggest(
+        self,
+        item_ids: Sequence[str],
+        labels: Sequence[str | Sequence[str]],
+        scores: Sequence[float] | None = None,
+        *,
+        source: str = "model",
+        version: str | None = None,
+    ) -> list[int]:
+        """Store model (or LF) suggestions; the Labeler shows the newest one per item."""
+        if len(labels) != len(item_ids) or (scores is not None and len(scores) != len(item_ids)):
+            raise ValueError("item_ids, labels and scores must have the same length")
+        _check_source(source)
+        extra = None if version is None else {"version": str(version)}
+        events = [
+            dict(kind="suggestion", item_id=i, labels=self.schema.validate(lab), source=source,
+                 score=None if scores is None else scores[k], extra=extra)
+            for k, (i, lab) in enumerate(zip(item_ids, labels))
+        ]
+        seqs = self.store.append_many(events)
+        self._emit("suggestion", {"item_ids": list(item_ids)})
+        return seqs
+
+    def record_shown(self, item_id: str, *, annotator: str, suggestion, score=None) -> int:
+        """Audit that a suggestion was on screen for an annotator."""
+        return self.store.append("shown", item_id, annotator=annotator,
+                                 suggestion=self.schema.validate(suggestion),
+                                 suggestion_score=score)
+
+    # -- reading --------------------------------------------------------------------------
+    def labels(self, annotator: str | None = None):
+        """Current labels as a DataFrame: item_id, label, annotator, labeled_at, source.
+
+        ``label`` is a string, or a tuple of strings in a multi-label project.
+        """
+        import pandas as pd
+
+        rows = self.store.current_labels(annotator)
+        return pd.DataFrame(
+            {
+                "item_id": [r["item_id"] for r in rows],
+                "label": [self._label_value(r["labels"]) for r in rows],
+                "annotator": [r["annotator"] for r in rows],
+                "labeled_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
+                "source": [r["source"] for r in rows],
+            }
+        )
+
+    def events(self):
+        """The whole audit log as a DataFrame, oldest first."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.store.events(), columns=[
+            "seq", "kind", "item_id", "annotator", "labels", "source", "score", "suggestion",
+            "suggestion_score", "ms_on_item", "target", "extra", "created_at"])
+        df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
+        return df
+
+    def _label_value(self, labels: list[str]):
+        return tuple(labels) if self.schema.multi_label else labels[0]
+
+    # -- listeners and lifetime -----------------------------------------------------------
+    def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
+        """Call ``callback(kind, info)`` after each change; returns the unsubscribe function."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _emit(self, kind: str, info: dict) -> None:
+        # A listener's failure must not turn a saved label into an exception for the caller.
+        for callback in list(self._listeners):
+            try:
+                callback(kind, info)
+            except Exception:
+                log.exception("project listener %r failed on %s", callback, kind)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Project({str(self.path)!r}, labels={list(self.schema.labels)}, "
+                f"items={len(self)})")
+
+
+def _check_annotator(annotator: Any) -> None:
+    if not isinstance(annotator, str) or not annotator.strip():
+        raise ValueError(f"annotator must be a non-empty name, e.g. annotator='ana'; got {annotator!r}")
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"Unknown source {source!r}; expected one of {list(SOURCES)}")

@@ -1,0 +1,247 @@
+"""One annotator's labeling session: what to show next, and the actions taken on it.
+
+The session is what the Labeler widget drives, but it knows nothing about widgets: scripts and
+tests call it directly. It keeps the annotator's done / skipped sets in memory for speed and
+reloads them whenever another connection (another kernel) has written to the file.
+
+Example
+-------
+>>> import tempfile, os
+>>> from hitl_widgets.core.project import Project
+>>> project = Project(os.path.join(tempfile.mkdtemp(), "s.hitl"), labels=["a", "b"])
+>>> _ = project.add_items(["one", "two", "three"], id=["1", "2", "3"])
+>>> session = LabelingSession(project, "ana", prefetch=2)
+>>> session.window()
+['1', '2']
+>>> _ = session.submit("1", ["a"])
+>>> session.window()
+['2', '3']
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from contextlib import contextmanager
+from typing import Iterator, Protocol, Sequence
+
+from .media import MediaError, read_below, sniff_mime
+from .project import Project
+
+MAX_TEXT_CHARS = 100_000  # beyond this the view gets the head and a note; the store keeps all
+RATE_WINDOW = 20  # annotations that the items-per-minute figure looks back over
+RATE_MAX_AGE_S = 15 * 60  # a break longer than this does not drag the rate down
+
+
+class Queue(Protocol):
+    """Chooses the order of items. Active learning plugs in here."""
+
+    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        """Up to ``n`` item ids to show next, none of them in ``exclude``."""
+
+
+class SequentialQueue:
+    """Items in the order they were added: the default queue."""
+
+    def __init__(self) -> None:
+        self._cursor: dict[str, int] = {}  # per annotator: no pending item before this seq
+
+    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        out: list[str] = []
+        seq = self._cursor.get(annotator, 0)
+        leading = True
+        while len(out) < n:
+            rows = project.store.item_ids_from(seq, max(64, 4 * n))
+            if not rows:
+                break
+            for row_seq, item_id in rows:
+                if item_id in exclude:
+                    if leading:  # everything up to here is done: start after it next time
+                        self._cursor[annotator] = row_seq + 1
+                    continue
+                leading = False
+                out.append(item_id)
+                if len(out) == n:
+                    break
+            seq = rows[-1][0] + 1
+        return out
+
+    def reset(self, annotator: str) -> None:
+        """Forget the cursor (after an undo or another kernel's writes)."""
+        self._cursor.pop(annotator, None)
+
+
+class LabelingSession:
+    """The items one annotator sees next and the actions they take on them."""
+
+    def __init__(self, project: Project, annotator: str, *, queue: Queue | None = None,
+                 prefetch: int = 8):
+        if not isinstance(annotator, str) or not annotator.strip():
+            raise ValueError(f"annotator must be a non-empty name, e.g. 'ana'; got {annotator!r}")
+        if not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
+        self.project = project
+        self.annotator = annotator
+        self.queue = queue if queue is not None else SequentialQueue()
+        self.prefetch = prefetch
+        self._front: list[str] = []  # undone items, shown before the queue's choice
+        self._times: deque[float] = deque(maxlen=RATE_WINDOW)
+        self._acting = False  # True while this session writes, so its own events don't reload
+        self._reload()
+        self._unsubscribe = project.subscribe(self._on_project_change)
+
+    # -- what to show ---------------------------------------------------------------------
+    def window(self) -> list[str]:
+        """The next ``prefetch`` item ids for this annotator, the one to show first."""
+        self._sync()
+        ids = [i for i in self._front if i not in self._done][: self.prefetch]
+        if len(ids) < self.prefetch:
+            exclude = self._done | self._skipped.keys() | set(ids)
+            ids += self.queue.next_ids(self.project, self.annotator, exclude,
+                                       self.prefetch - len(ids))
+        if len(ids) < self.prefetch:  # skipped items come back once the rest are done
+            later = sorted(self._skipped, key=self._skipped.__getitem__)
+            ids += [i for i in later if i not in ids][: self.prefetch - len(ids)]
+        return ids
+
+    def payloads(self, item_ids: Sequence[str]) -> tuple[list[dict], list[bytes]]:
+        """What the view needs to draw these items: JSON payloads plus image buffers."""
+        records = self.project.store.get_items(item_ids)
+        suggestions = self.project.store.latest_suggestions(list(records))
+        payloads, buffers = [], []
+        for item_id in item_ids:
+            if item_id in records:
+                payload, image = _payload(records[item_id], suggestions.get(item_id),
+                                          self.project.image_root)
+                if image is not None:
+                    payload["image_buffer"] = len(buffers)
+                    buffers.append(image)
+                payloads.append(payload)
+        return payloads, buffers
+
+    def progress(self) -> dict:
+        """done / total for this annotator, items per minute, seconds left."""
+        total = self.project.store.item_count()
+        done = len(self._done)
+        rate = self._per_minute()
+        eta = (total - done) / rate * 60 if rate else None
+        return {"done": done, "total": total, "per_minute": rate, "eta_seconds": eta}
+
+    # -- actions --------------------------------------------------------------------------
+    def submit(self, item_id: str, labels: Sequence[str], *, ms_on_item: int | None = None,
+               suggestion: Sequence[str] | None = None, suggestion_score: float | None = None) -> int:
+        """Label an item; returns the event id once durable."""
+        with self._own_write():
+            seq = self.project.annotate(item_id, labels, annotator=self.annotator,
+                                        ms_on_item=ms_on_item, suggestion=suggestion or None,
+                                        suggestion_score=suggestion_score)
+        self._done.add(item_id)
+        self._skipped.pop(item_id, None)
+        self._drop_front(item_id)
+        self._times.append(time.time())
+        return seq
+
+    def skip(self, item_id: str, *, ms_on_item: int | None = None) -> int:
+        """Pass on an item for now; it returns after the rest."""
+        if item_id in self._done:
+            raise ValueError(f"Item {item_id!r} is already labeled by {self.annotator!r}; "
+                             "undo the label to change it")
+        with self._own_write():
+            seq = self.project.skip(item_id, annotator=self.annotator, ms_on_item=ms_on_item)
+        self._skipped[item_id] = seq
+        self._drop_front(item_id)
+        return seq
+
+    def undo(self, item_id: str | None = None) -> dict | None:
+        """Retract the latest label or skip and bring its item to the front."""
+        with self._own_write():
+            undone = self.project.undo(annotator=self.annotator, item_id=item_id)
+        if undone is not None:
+            self._reload()
+            self._front.insert(0, undone["item_id"])
+            if undone["kind"] == "annotation" and self._times:
+                self._times.pop()
+        return undone
+
+    def record_shown(self, item_id: str, suggestion: Sequence[str], score=None) -> int:
+        return self.project.record_shown(item_id, annotator=self.annotator,
+                                         suggestion=suggestion, score=score)
+
+    def close(self) -> None:
+        """Stop listening to the project."""
+        self._unsubscribe()
+
+    # -- state ----------------------------------------------------------------------------
+    @contextmanager
+    def _own_write(self) -> Iterator[None]:
+        self._acting = True
+        try:
+            yield
+        finally:
+            self._acting = False
+
+    def _on_project_change(self, kind: str, info: dict) -> None:
+        """Another caller (a cell, a script) labeled for this annotator: reload from the log."""
+        if not self._acting and info.get("annotator") == self.annotator:
+            self._reload()
+
+    @property
+    def acting(self) -> bool:
+        """True while this session is writing (listeners can ignore its own events)."""
+        return self._acting
+
+    def _reload(self) -> None:
+        self._version = self.project.store.data_version()
+        self._done, self._skipped = self.project.store.annotator_state(self.annotator)
+        if isinstance(self.queue, SequentialQueue):
+            self.queue.reset(self.annotator)
+
+    def _sync(self) -> None:
+        if self.project.store.data_version() != self._version:
+            self._reload()
+
+    def _drop_front(self, item_id: str) -> None:
+        self._front = [i for i in self._front if i != item_id]
+
+    def _per_minute(self) -> float | None:
+        now = time.time()
+        times = [t for t in self._times if now - t < RATE_MAX_AGE_S]
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0]) * 60
+
+
+def _payload(record, suggestion: dict | None, image_root) -> tuple[dict, bytes | None]:
+    payload: dict = {"item_id": record.item_id, "kind": record.kind, "fields": record.fields,
+                     "suggestion": None}
+    image = None
+    if record.kind == "text":
+        text = record.text or ""
+        payload["text"] = text[:MAX_TEXT_CHARS]
+        if len(text) > MAX_TEXT_CHARS:
+            payload["truncated"] = {"shown": MAX_TEXT_CHARS, "total": len(text)}
+    elif record.kind == "image":
+        image, payload["mime"] = record.image, record.mime
+    elif record.kind == "image_path":
+        payload["kind"] = "image"
+        image = _read_image(record.path, image_root, payload)
+    if suggestion is not None:
+        payload["suggestion"] = {"labels": suggestion["labels"], "score": suggestion["score"],
+                                 "source": suggestion["source"]}
+    return payload, image
+
+
+def _read_image(relative: str, image_root, payload: dict) -> bytes | None:
+    if image_root is None:
+        payload["image_error"] = "no image_root is set for this project; reopen it with image_root="
+        return None
+    try:
+        data = read_below(image_root, relative)
+    except MediaError as exc:
+        payload["image_error"] = str(exc)
+        return None
+    payload["mime"] = sniff_mime(data)
+    if payload["mime"] is None:
+        payload["image_error"] = f"{relative!r} is not a PNG, JPEG, GIF, BMP or WebP image"
+        return None
+    return data

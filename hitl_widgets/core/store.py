@@ -1,0 +1,391 @@
+"""The durable project store: one SQLite file holding items and an append-only event log.
+
+Every human or machine action is an *event*; nothing is updated or deleted (triggers refuse it).
+"The current label" of an item for an annotator is a query over the log: the latest annotation
+that no retraction points at. A write returns only after SQLite has committed it (WAL,
+``synchronous=FULL``), so whatever a caller was told is saved survives a killed process.
+
+Example
+-------
+>>> store = Store(":memory:")
+>>> store.add_items([ItemRecord("a", "text", text="hello")])
+(1, 0)
+>>> seq = store.append("annotation", "a", annotator="ana", labels=["spam"])
+>>> [(r["item_id"], r["labels"]) for r in store.current_labels()]
+[('a', ['spam'])]
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .migrations import APPLICATION_ID, migrate
+
+EVENT_KINDS = ("annotation", "retraction", "skip", "suggestion", "shown")
+SOURCES = ("human", "model", "lf")
+_EVENT_COLUMNS = (
+    "seq, kind, item_id, annotator, labels, source, score, suggestion, suggestion_score, "
+    "ms_on_item, target, extra, created_at"
+)
+# Annotations and skips that no retraction points at.
+_LIVE = (
+    "e.kind IN ('annotation', 'skip') AND NOT EXISTS "
+    "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.target = e.seq)"
+)
+
+
+class StoreError(RuntimeError):
+    """The project file cannot be used as asked."""
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One item as stored. ``kind`` is ``text``, ``image``, ``image_path`` or ``record``."""
+
+    item_id: str
+    kind: str
+    text: str | None = None
+    image: bytes | None = None
+    path: str | None = None
+    mime: str | None = None
+    fields: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    content_hash: str = ""
+
+
+class Store:
+    """A project's SQLite file. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._conn = _connect(self.path)
+        try:
+            with self._lock:
+                migrate(self._conn)
+        except (RuntimeError, sqlite3.DatabaseError) as exc:
+            self._conn.close()
+            raise StoreError(f"Cannot open {self.path}: {exc}") from exc
+
+    # -- plumbing -------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not deadlock."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def data_version(self) -> int:
+        """Changes when *another* connection (another kernel, another process) commits."""
+        return self._query("PRAGMA data_version")[0][0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- metadata -------------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    # -- items ----------------------------------------------------------------------------
+    def add_items(self, records: Sequence[ItemRecord]) -> tuple[int, int]:
+        """Insert new items; identical re-adds are skipped. Returns (added, already there).
+
+        Raises StoreError, writing nothing, when an id already holds different content.
+        """
+        now = time.time()
+        with self._write() as conn:
+            existing = _existing_hashes(conn, [r.item_id for r in records])
+            conflicts = [r.item_id for r in records if existing.get(r.item_id, r.content_hash) != r.content_hash]
+            if conflicts:
+                raise StoreError(
+                    f"{len(conflicts)} item id(s) already hold different content, e.g. "
+                    f"{conflicts[:5]}; nothing was added. Give these items new ids, or let "
+                    "hitl_widgets derive ids from content (omit id=)."
+                )
+            new = [r for r in records if r.item_id not in existing]
+            conn.executemany(
+                "INSERT INTO items(item_id, kind, text, image, path, mime, fields, meta, "
+                "provenance, content_hash, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [_item_row(r, now) for r in new],
+            )
+        return len(new), len(records) - len(new)
+
+    def item_count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM items")[0][0]
+
+    def has_item(self, item_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM items WHERE item_id = ?", (item_id,)))
+
+    def get_items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
+        """The records for these ids (missing ids are left out)."""
+        out: dict[str, ItemRecord] = {}
+        for chunk in _chunks(list(item_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT * FROM items WHERE item_id IN ({marks})", chunk):
+                out[row["item_id"]] = _record(row)
+        return out
+
+    def item_ids_from(self, seq: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, item_id) of items in insertion order, starting at ``seq``."""
+        return [
+            (r[0], r[1])
+            for r in self._query(
+                "SELECT seq, item_id FROM items WHERE seq >= ? ORDER BY seq LIMIT ?", (seq, limit)
+            )
+        ]
+
+    def seq_of(self, item_id: str) -> int | None:
+        rows = self._query("SELECT seq FROM items WHERE item_id = ?", (item_id,))
+        return rows[0][0] if rows else None
+
+    def items_table(self) -> list[sqlite3.Row]:
+        return self._query(
+            "SELECT seq, item_id, kind, text, path, mime, fields, meta, provenance, added_at "
+            "FROM items ORDER BY seq"
+        )
+
+    # -- events ---------------------------------------------------------------------------
+    def append(
+        self,
+        kind: str,
+        item_id: str,
+        *,
+        annotator: str | None = None,
+        labels: Sequence[str] | None = None,
+        source: str | None = None,
+        score: float | None = None,
+        suggestion: Sequence[str] | None = None,
+        suggestion_score: float | None = None,
+        ms_on_item: int | None = None,
+        target: int | None = None,
+        extra: dict | None = None,
+    ) -> int:
+        """Append one event and return its sequence number once it is committed."""
+        row = _event_row(kind, item_id, annotator, labels, source, score, suggestion,
+                         suggestion_score, ms_on_item, target, extra)
+        with self._write() as conn:
+            _require_item(conn, item_id)
+            return _insert_event(conn, row)
+
+    def append_many(self, events: Iterable[dict]) -> list[int]:
+        """Append several events in one transaction (all or none)."""
+        rows = [_event_row(**e) for e in events]
+        with self._write() as conn:
+            for row in rows:
+                _require_item(conn, row[1])
+            return [_insert_event(conn, row) for row in rows]
+
+    def retract_last(self, annotator: str, item_id: str | None = None) -> dict | None:
+        """Retract the annotator's latest live annotation or skip; return it, or None.
+
+        With ``item_id``, refuse (StoreError) unless that latest action is on that item, so a
+        stale undo from a view that is behind cannot retract something else.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.annotator = ? AND {_LIVE} "
+                "ORDER BY e.seq DESC LIMIT 1",
+                (annotator,),
+            ).fetchone()
+            if row is None:
+                return None
+            if item_id is not None and row["item_id"] != item_id:
+                raise StoreError(
+                    f"Nothing to undo on item {item_id!r}: {annotator!r}'s latest action is on "
+                    f"{row['item_id']!r}"
+                )
+            _insert_event(conn, _event_row("retraction", row["item_id"], annotator, None, None,
+                                           None, None, None, None, row["seq"], None))
+            return _event_dict(row)
+
+    def events(self, since: int = 0) -> list[dict]:
+        """The whole log in order (``since`` = only events with a larger seq)."""
+        rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq", (since,))
+        return [_event_dict(r) for r in rows]
+
+    def current_labels(self, annotator: str | None = None) -> list[dict]:
+        """The latest live annotation per (item, annotator), in the order they were made."""
+        where, params = ("AND e.annotator = ?", (annotator,)) if annotator is not None else ("", ())
+        rows = self._query(
+            f"""
+            WITH live AS (
+                SELECT e.*, ROW_NUMBER() OVER (
+                    PARTITION BY e.item_id, e.annotator ORDER BY e.seq DESC) AS rn
+                FROM events e WHERE e.kind = 'annotation' AND {_LIVE} {where}
+            )
+            SELECT {_EVENT_COLUMNS} FROM live WHERE rn = 1 ORDER BY seq
+            """,
+            params,
+        )
+        return [_event_dict(r) for r in rows]
+
+    def annotator_state(self, annotator: str) -> tuple[set[str], dict[str, int]]:
+        """(items the annotator has labeled, items skipped and not labeled → seq of the skip)."""
+        rows = self._query(
+            f"SELECT e.item_id, e.kind, MAX(e.seq) FROM events e WHERE e.annotator = ? AND {_LIVE} "
+            "GROUP BY e.item_id, e.kind",
+            (annotator,),
+        )
+        done = {r[0] for r in rows if r[1] == "annotation"}
+        skipped = {r[0]: r[2] for r in rows if r[1] == "skip" and r[0] not in done}
+        return done, skipped
+
+    def latest_suggestions(self, item_ids: Sequence[str]) -> dict[str, dict]:
+        """The newest model / LF suggestion per item, for those that have one."""
+        out: dict[str, dict] = {}
+        for chunk in _chunks(list(item_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq IN (SELECT MAX(seq) FROM events "
+                f"WHERE kind = 'suggestion' AND item_id IN ({marks}) GROUP BY item_id)",
+                chunk,
+            )
+            out.update({r["item_id"]: _event_dict(r) for r in rows})
+        return out
+
+    def annotation_times(self, annotator: str, limit: int) -> list[float]:
+        """Commit times of the annotator's latest annotations, oldest first."""
+        rows = self._query(
+            "SELECT created_at FROM events WHERE annotator = ? AND kind = 'annotation' "
+            "ORDER BY seq DESC LIMIT ?",
+            (annotator, limit),
+        )
+        return [r[0] for r in reversed(rows)]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _connect(path: str) -> sqlite3.Connection:
+    if path != ":memory:":
+        _check_is_project_file(Path(path))
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing is left open by accident.
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    try:
+        if path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path} is not a hitl_widgets project file ({exc})") from exc
+    return conn
+
+
+def _check_is_project_file(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory; give a file name such as 'spam.hitl'")
+    if not path.exists() or path.stat().st_size == 0:
+        if not path.parent.exists():
+            raise StoreError(f"Folder {path.parent} does not exist; create it first")
+        return
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(b"SQLite format 3\x00"):
+        raise StoreError(f"{path} exists and is not a hitl_widgets project file; choose another name")
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id not in (0, APPLICATION_ID):
+        raise StoreError(f"{path} is an SQLite file of another application; choose another name")
+
+
+def _existing_hashes(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+    out = {}
+    for chunk in _chunks(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        out.update(conn.execute(
+            f"SELECT item_id, content_hash FROM items WHERE item_id IN ({marks})", chunk).fetchall())
+    return out
+
+
+def _require_item(conn: sqlite3.Connection, item_id: str) -> None:
+    if conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item_id,)).fetchone() is None:
+        raise KeyError(f"Unknown item id {item_id!r}; add it first with project.add_items(...)")
+
+
+def _item_row(r: ItemRecord, now: float) -> tuple:
+    return (r.item_id, r.kind, r.text, r.image, r.path, r.mime, json.dumps(r.fields),
+            json.dumps(r.meta), json.dumps(r.provenance), r.content_hash, now)
+
+
+def _record(row: sqlite3.Row) -> ItemRecord:
+    return ItemRecord(
+        item_id=row["item_id"], kind=row["kind"], text=row["text"], image=row["image"],
+        path=row["path"], mime=row["mime"], fields=json.loads(row["fields"]),
+        meta=json.loads(row["meta"]), provenance=json.loads(row["provenance"]),
+        content_hash=row["content_hash"],
+    )
+
+
+def _event_row(kind, item_id, annotator=None, labels=None, source=None, score=None,
+               suggestion=None, suggestion_score=None, ms_on_item=None, target=None,
+               extra=None) -> tuple:
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"Unknown event kind {kind!r}; expected one of {list(EVENT_KINDS)}")
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"Unknown source {source!r}; expected one of {list(SOURCES)}")
+    return (
+        kind, str(item_id), annotator,
+        None if labels is None else json.dumps(list(labels)),
+        source, _opt_float(score),
+        None if suggestion is None else json.dumps(list(suggestion)),
+        _opt_float(suggestion_score),
+        None if ms_on_item is None else int(ms_on_item),
+        target, None if extra is None else json.dumps(extra),
+        time.time(),
+    )
+
+
+def _insert_event(conn: sqlite3.Connection, row: tuple) -> int:
+    cur = conn.execute(
+        "INSERT INTO events(kind, item_id, annotator, labels, source, score, suggestion, "
+        "suggestion_score, ms_on_item, target, extra, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        row,
+    )
+    return cur.lastrowid
+
+
+def _event_dict(row: sqlite3.Row) -> dict:
+    d = {k: row[k] for k in row.keys()}
+    for key in ("labels", "suggestion", "extra"):
+        if d.get(key) is not None:
+            d[key] = json.loads(d[key])
+    return d
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else value  # NaN means "no score"
+
+
+def _chunks(seq: list, size: int) -> Iterator[list]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
