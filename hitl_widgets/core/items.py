@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def build_records(
         try:
             rec = _record(spec.kind, value, spec.fields[row], image_root, value_range)
             digest = _content_hash(rec)
-            item_id = _item_id(spec.ids[row] if spec.ids is not None else None, digest)
+            item_id = "h" + digest[:16] if spec.ids is None else _given_id(spec.ids[row])
             records.append(ItemRecord(**rec, item_id=item_id, meta=spec.meta[row],
                                       provenance=provenance, content_hash=digest))
         except (ItemError, MediaError) as exc:
@@ -209,17 +210,17 @@ def _is_na(value) -> bool:
 
 
 # -- ids and duplicates ---------------------------------------------------------------------------
-def _item_id(given, digest: str) -> str:
-    if given is not None and not _is_missing(given):
-        if isinstance(given, float) and given.is_integer():
-            given = int(given)  # ids read from CSV often arrive as floats
-        item_id = str(given)
-        if not item_id.strip():
-            raise ItemError("id is empty")
-        return item_id
-    if given is not None:
+def _given_id(given) -> str:
+    if _is_missing(given):
         raise ItemError("id is missing (None/NaN); give every row an id or omit id=")
-    return "h" + digest[:16]
+    if isinstance(given, np.generic):
+        given = given.item()
+    if isinstance(given, float) and given.is_integer():
+        given = int(given)  # ids read from CSV often arrive as floats
+    item_id = str(given)
+    if not item_id.strip():
+        raise ItemError("id is empty")
+    return item_id
 
 
 def _is_missing(value) -> bool:

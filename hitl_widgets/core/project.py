@@ -15,9 +15,10 @@ AddResult(added=2, existing=0)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from .items import build_records
 from .schema import LabelSchema, SchemaError
@@ -202,7 +203,7 @@ class Project:
         events = [
             dict(kind="suggestion", item_id=i, labels=self.schema.validate(lab), source=source,
                  score=None if scores is None else scores[k], extra=extra)
-            for k, (i, lab) in enumerate(zip(item_ids, labels))
+            for k, (i, lab) in enumerate(zip(item_ids, labels, strict=True))
         ]
         seqs = self.store.append_many(events)
         self._emit("suggestion", {"item_ids": list(item_ids)})
@@ -263,7 +264,7 @@ class Project:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Project":
+    def __enter__(self) -> Project:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,8 +12,9 @@ Example
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Keys the Labeler keeps for itself: skip, help. Enter, Backspace, arrows and Escape are
 # never offered as label keys because they are not single printable characters.
@@ -35,7 +36,7 @@ class Guideline:
     examples: tuple[str, ...] = ()
 
     @classmethod
-    def coerce(cls, value: Any, label: str) -> "Guideline":
+    def coerce(cls, value: Any, label: str) -> Guideline:
         if isinstance(value, Guideline):
             return value
         if isinstance(value, str):
@@ -74,7 +75,7 @@ class LabelSchema:
         multi_label: bool = False,
         keys: Mapping[str, str] | None = None,
         guidelines: Mapping[str, Any] | None = None,
-    ) -> "LabelSchema":
+    ) -> LabelSchema:
         """Check and complete a schema: default keys are 1–9, then letters (not ``s``)."""
         if isinstance(labels, str):
             raise SchemaError(f"labels must be a list of names, not the string {labels!r}")
@@ -113,7 +114,7 @@ class LabelSchema:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "LabelSchema":
+    def from_json(cls, data: Mapping[str, Any]) -> LabelSchema:
         return cls.build(
             data["labels"],
             multi_label=data.get("multi_label", False),

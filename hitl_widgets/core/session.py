@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from .media import MediaError, read_below, sniff_mime
 from .project import Project

@@ -1,0 +1,204 @@
+"""The Labeler's kernel half: envelopes in, store writes, acks and traits out. No browser."""
+
+from __future__ import annotations
+
+import pytest
+
+import hitl_widgets as hw
+
+
+class Recorder:
+    """Stands in for the comm: collects what the widget sends to the browser."""
+
+    def __init__(self, widget):
+        self.sent: list[tuple[dict, list]] = []
+        widget.send = lambda content, buffers=None: self.sent.append((content, buffers or []))
+
+    def of(self, kind: str) -> list[dict]:
+        return [m for m, _ in self.sent if m["type"] == kind]
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = hw.Project(tmp_path / "p.hitl", labels=["ham", "spam"])
+    p.add_items([f"text {k}" for k in range(12)], id=[f"i{k}" for k in range(12)])
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def labeler(project):
+    w = hw.Labeler(project, annotator="ana", prefetch=4)
+    w.rec = Recorder(w)
+    yield w
+    w.close()
+
+
+def intent(widget, **content):
+    widget._dispatch(widget, content, [])
+
+
+def test_initial_traits(labeler):
+    assert labeler.window == ["i0", "i1", "i2", "i3"]
+    assert labeler.progress["done"] == 0 and labeler.progress["total"] == 12
+    assert labeler.schema["keys"] == {"ham": "1", "spam": "2"}
+    assert labeler.annotator == "ana"
+
+
+def test_submit_is_written_acked_and_the_window_moves(labeler, project):
+    intent(labeler, type="submit", item_id="i0", labels=["spam"], ms_on_item=850,
+           suggestion={"labels": ["ham"], "score": 0.7}, client_seq=1)
+    (ack,) = labeler.rec.of("ack")
+    assert ack["client_seq"] == 1 and ack["item_id"] == "i0"
+    event = project.events().iloc[-1]
+    assert ack["event_id"] == event["seq"]
+    assert (event["labels"], event["ms_on_item"], event["suggestion"], event["suggestion_score"]) == (
+        ["spam"], 850, ["ham"], 0.7)
+    assert labeler.window == ["i1", "i2", "i3", "i4"]
+    assert labeler.progress["done"] == 1
+    # Only the newly needed payload travels; the browser already holds the others.
+    items = [p["item_id"] for p in labeler.rec.of("items")[-1]["items"]]
+    assert items == ["i4"]
+
+
+def test_ack_is_sent_before_the_new_window_payloads(labeler):
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=1)
+    kinds = [m["type"] for m, _ in labeler.rec.sent]
+    assert kinds == ["ack", "items"]
+
+
+def test_unknown_label_is_rejected_and_nothing_written(labeler, project):
+    intent(labeler, type="submit", item_id="i0", labels=["spma"], client_seq=7)
+    (reject,) = labeler.rec.of("reject")
+    assert reject["client_seq"] == 7 and "expected one of ['ham', 'spam']" in reject["error"]
+    assert "Unknown label 'spma'" in labeler.error
+    assert project.events().empty
+    assert labeler.window[0] == "i0"
+
+
+def test_unknown_item_is_rejected(labeler, project):
+    intent(labeler, type="submit", item_id="zzz", labels=["ham"], client_seq=2)
+    assert labeler.rec.of("reject")[0]["error"].startswith("Unknown item id 'zzz'")
+    assert project.events().empty
+
+
+def test_skip_sends_item_to_the_back(labeler, project):
+    intent(labeler, type="skip", item_id="i0", ms_on_item=100, client_seq=1)
+    assert labeler.window == ["i1", "i2", "i3", "i4"]
+    for k in range(1, 12):
+        intent(labeler, type="submit", item_id=f"i{k}", labels=["ham"], client_seq=k + 1)
+    assert labeler.window == ["i0"]
+    assert project.events()["kind"].tolist().count("skip") == 1
+
+
+def test_undo_brings_the_item_back_first(labeler, project):
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=1)
+    intent(labeler, type="submit", item_id="i1", labels=["spam"], client_seq=2)
+    intent(labeler, type="undo", item_id="i1", client_seq=3)
+    assert labeler.rec.of("ack")[-1]["client_seq"] == 3
+    assert labeler.window[0] == "i1"
+    assert project.labels()["item_id"].tolist() == ["i0"]
+    assert labeler.progress["done"] == 1
+
+
+def test_undo_after_restart_without_history(project):
+    project.annotate("i0", "ham", annotator="ana")
+    w = hw.Labeler(project, annotator="ana", prefetch=3)
+    Recorder(w)
+    assert w.window == ["i1", "i2", "i3"]
+    intent(w, type="undo", item_id=None, client_seq=1)
+    assert w.window == ["i0", "i1", "i2"]
+    assert project.labels().empty
+    w.close()
+
+
+def test_stale_undo_is_rejected_without_retracting(labeler, project):
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=1)
+    intent(labeler, type="submit", item_id="i1", labels=["ham"], client_seq=2)
+    intent(labeler, type="undo", item_id="i0", client_seq=3)
+    assert labeler.rec.of("reject")[0]["client_seq"] == 3
+    assert len(project.labels()) == 2
+
+
+def test_fetch_answers_with_payloads_and_buffers(project, tmp_path):
+    import numpy as np
+
+    project.add_items(image=[np.eye(8)], id=["img"])
+    w = hw.Labeler(project, annotator="ana")
+    rec = Recorder(w)
+    intent(w, type="fetch", item_ids=["i0", "img", "missing"])
+    (msg, buffers) = rec.sent[-1]
+    assert [p["item_id"] for p in msg["items"]] == ["i0", "img"]
+    assert msg["items"][1]["image_buffer"] == 0 and buffers[0].startswith(b"\x89PNG")
+    w.close()
+
+
+def test_shown_suggestion_is_audited(labeler, project):
+    project.suggest(["i0"], ["spam"], [0.91])
+    intent(labeler, type="shown", item_id="i0", suggestion={"labels": ["spam"], "score": 0.91})
+    shown = project.events().query("kind == 'shown'")
+    assert shown[["item_id", "annotator", "suggestion_score"]].values.tolist() == [["i0", "ana", 0.91]]
+
+
+def test_new_suggestion_is_pushed_to_the_view(labeler, project):
+    project.suggest(["i1"], ["spam"], [0.8])
+    last_items = labeler.rec.of("items")[-1]["items"]
+    assert last_items[0]["item_id"] == "i1"
+    assert last_items[0]["suggestion"] == {"labels": ["spam"], "score": 0.8, "source": "model"}
+
+
+def test_items_added_later_reach_the_window(project):
+    w = hw.Labeler(project, annotator="ana", prefetch=20)
+    Recorder(w)
+    project.add_items(["late"], id=["late"])
+    assert w.window[-1] == "late" and w.progress["total"] == 13
+    w.close()
+
+
+def test_labels_made_in_a_cell_update_the_widget(labeler, project):
+    project.annotate("i0", "ham", annotator="ana")
+    assert labeler.window[0] == "i1"
+    project.annotate("i1", "ham", annotator="bob")  # someone else's label changes nothing here
+    assert labeler.window[0] == "i1"
+
+
+def test_each_annotator_sees_what_they_have_not_labeled(project):
+    project.annotate("i0", "ham", annotator="ana")
+    bob = hw.Labeler(project, annotator="bob", prefetch=2)
+    ana = hw.Labeler(project, annotator="ana", prefetch=2)
+    assert bob.window == ["i0", "i1"] and ana.window == ["i1", "i2"]
+    bob.close()
+    ana.close()
+
+
+def test_unknown_intent_sets_error_not_exception(labeler):
+    intent(labeler, type="explode")
+    assert "Unknown message" in labeler.error
+
+
+def test_misspelt_keyword_is_a_type_error(project):
+    with pytest.raises(TypeError, match="anotator"):
+        hw.Labeler(project, anotator="ana")
+
+
+def test_labeler_needs_a_project():
+    with pytest.raises(TypeError, match="hitl_widgets.Project"):
+        hw.Labeler("spam.hitl")
+
+
+def test_error_clears_after_a_good_action(labeler):
+    intent(labeler, type="submit", item_id="i0", labels=["nope"], client_seq=1)
+    assert labeler.error
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=2)
+    assert labeler.error == ""
+
+
+def test_multi_label_submit(tmp_path):
+    p = hw.Project(tmp_path / "m.hitl", labels=["red", "green", "blue"], multi_label=True)
+    p.add_items(["x"], id=["x"])
+    w = hw.Labeler(p, annotator="ana")
+    Recorder(w)
+    intent(w, type="submit", item_id="x", labels=["blue", "red"], client_seq=1)
+    assert p.labels()["label"].tolist() == [("red", "blue")]
+    w.close()
+    p.close()
