@@ -18,7 +18,7 @@ from typing import Any
 
 # Keys the Labeler keeps for itself: skip, help. Enter, Backspace, arrows and Escape are
 # never offered as label keys because they are not single printable characters.
-RESERVED_KEYS = frozenset({"s", "S", "?"})
+RESERVED_KEYS = frozenset({"s", "?"})
 DEFAULT_KEYS = [str(d) for d in range(1, 10)] + [
     c for c in string.ascii_lowercase if c not in RESERVED_KEYS
 ]
@@ -145,9 +145,10 @@ def _assign_keys(labels: tuple, chosen: dict[str, str]) -> dict[str, str]:
     for label, key in chosen.items():
         if not isinstance(key, str) or len(key) != 1 or not key.isprintable() or key == " ":
             raise SchemaError(f"Key for {label!r} must be one printable character, not {key!r}")
-        if key in RESERVED_KEYS:
+        if key.lower() in RESERVED_KEYS:
             raise SchemaError(f"Key {key!r} for {label!r} is reserved (s skips, ? shows help)")
-    taken = list(chosen.values())
+    # The view compares keys case-insensitively (Shift must not matter), so 'a' and 'A' clash.
+    taken = [k.lower() for k in chosen.values()]
     clash = sorted({k for k in taken if taken.count(k) > 1})
     if clash:
         raise SchemaError(f"Keys must be unique; {clash} used more than once in keys={chosen}")
