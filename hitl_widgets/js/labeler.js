@@ -120,6 +120,9 @@ export function pixelScale(width = 0, height = 0, target = 192) {
   return side > 0 ? Math.max(1, Math.floor(target / side)) : 1;
 }
 
+/** How an intent changes the count of labeled items. @param {PendingIntent} p */
+const doneDelta = (p) => (p.type === "submit" ? 1 : p.type === "undo" && p.undoes?.action === "submit" ? -1 : 0);
+
 /** @param {ItemId} item_id @param {number} client_seq @returns {LocalEntry} */
 const entryFor = (item_id, client_seq, acked = false) => ({ item_id, client_seq, acked, windowSinceAck: false });
 
@@ -139,6 +142,8 @@ export class PrefetchQueue {
     /** @type {Map<ItemId, Payload>} */ this.payloads = new Map();
     /** @type {Map<number, PendingIntent>} */ this.pending = new Map();
     /** @type {Set<ItemId>} fetched, not yet arrived */ this.requested = new Set();
+    /** Net labels acked since the last `progress` update (the kernel acks, then sets progress). */
+    this.ackedDone = 0;
   }
 
   /** @param {ItemId[] | null | undefined} ids */
@@ -199,6 +204,7 @@ export class PrefetchQueue {
     const intent = this.pending.get(client_seq);
     if (!intent) return null; // another view of the same model sent it
     this.pending.delete(client_seq);
+    this.ackedDone += doneDelta(intent);
     for (const e of [...this.done.values(), ...this.front]) {
       if (e.client_seq === client_seq) { e.acked = true; e.windowSinceAck = false; }
     }
@@ -236,6 +242,7 @@ export class PrefetchQueue {
   /** Trust the current window for every acked entry, for when no window change follows an ack (skipping
    * the only item leaves the window as it was); the view calls it after a quiet spell. @returns {boolean} changed */
   settle() {
+    this.ackedDone = 0;
     const before = this.done.size + this.front.length;
     for (const [id, e] of this.done) if (e.acked) this.done.delete(id);
     this.front = this.front.filter((e) => !e.acked);
@@ -247,13 +254,13 @@ export class PrefetchQueue {
 
   /** Net labels sent that the kernel's `progress.done` may not count yet. */
   pendingDone() {
-    let n = 0;
-    for (const p of this.pending.values()) {
-      if (p.type === "submit") n += 1;
-      else if (p.type === "undo" && p.undoes?.action === "submit") n -= 1;
-    }
+    let n = this.ackedDone;
+    for (const p of this.pending.values()) n += doneDelta(p);
     return n;
   }
+
+  /** A new `progress` arrived: it counts everything acked so far. */
+  progressSeen() { this.ackedDone = 0; }
 
   /** Ids to show soon that have no payload and were not asked for yet; marks them asked for. */
   requestMissing() {
@@ -432,7 +439,8 @@ function render({ model, el }) {
   function drawError() {
     const kernelError = model.get("error") || "";
     if (kernelError !== hiddenKernelError) hiddenKernelError = "";
-    const text = [localError, kernelError === hiddenKernelError ? "" : kernelError].filter(Boolean).join("\n");
+    const shownKernelError = kernelError === hiddenKernelError || kernelError === localError ? "" : kernelError;
+    const text = [localError, shownKernelError].filter(Boolean).join("\n");
     errorText.textContent = text;
     errorEl.hidden = text === "";
   }
@@ -449,6 +457,7 @@ function render({ model, el }) {
     if (isNew) {
       // The same item again (its payload re-sent, or a new schema) keeps its timer and selection.
       const sameItem = p !== undefined && drawnPayload?.item_id === id;
+      const newSuggestion = JSON.stringify(p?.suggestion ?? null) !== JSON.stringify(drawnPayload?.suggestion ?? null);
       drawnKey = key;
       drawnPayload = p;
       drawItem(id, p, unsaved);
@@ -456,8 +465,8 @@ function render({ model, el }) {
         hint = "";
         drawnAt = performance.now();
         selection = new Set((p.suggestion?.labels ?? []).filter((l) => schema.labels?.includes(l)));
-        if (p.suggestion) send({ type: "shown", item_id: id, suggestion: p.suggestion });
       }
+      if (p?.suggestion && (!sameItem || newSuggestion)) send({ type: "shown", item_id: id, suggestion: p.suggestion });
     }
     const suggested = new Set(p?.suggestion?.labels ?? []);
     for (const b of Array.from(labelsEl.children)) {
@@ -551,7 +560,7 @@ function render({ model, el }) {
       }));
       draw();
     } else if (msg?.type === "ack") {
-      queue.ack(msg.client_seq);
+      if (queue.ack(msg.client_seq)) localError = ""; // a later action of ours went through
       clearTimeout(settleTimer);
       settleTimer = setTimeout(() => { if (queue.settle()) draw(); }, SETTLE_MS);
       draw();
@@ -573,7 +582,7 @@ function render({ model, el }) {
   listen(root, "keydown", onKeydown);
   listen(root, "click", onClick);
   on("change:window", onWindow);
-  on("change:progress", draw);
+  on("change:progress", () => { queue.progressSeen(); draw(); });
   on("change:error", drawError);
   on("change:schema", () => { buildControls(); draw(); });
   on("msg:custom", onMessage);

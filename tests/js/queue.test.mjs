@@ -88,6 +88,7 @@ test("undo brings the last item back in front and names it", () => {
   q.markDone("a", { client_seq: 1 });
   q.ack(1);
   q.setWindow(["b", "c", "d"]);
+  q.progressSeen();
   assert.equal(q.undo(2), "a");
   assert.deepEqual(q.visible(), ["a", "b", "c", "d"]);
   assert.equal(q.unsaved(), 1);
@@ -301,4 +302,34 @@ test("numeric ids work as well as strings", () => {
   assert.equal(q.current(), 1);
   assert.equal(q.undo(2), 3);
   assert.equal(q.current(), 3);
+});
+
+test("pendingDone keeps acked labels until the kernel's next progress, so the count never dips", () => {
+  const q = queueWith(["a", "b", "c"]);
+  q.markDone("a", { client_seq: 1 });
+  q.markDone("b", { action: "skip", client_seq: 2 });
+  assert.equal(q.pendingDone(), 1);
+  q.ack(1); // the kernel acks, then sets window, then progress
+  q.setWindow(["b", "c"]);
+  assert.equal(q.pendingDone(), 1);
+  q.progressSeen();
+  assert.equal(q.pendingDone(), 0);
+  q.undo(3); // undoes the skip of "b": no change to the count
+  assert.equal(q.pendingDone(), 0);
+  q.undo(4); // undoes the label of "a"
+  assert.equal(q.pendingDone(), -1);
+  q.ack(4);
+  assert.equal(q.pendingDone(), -1);
+  q.settle(); // no progress came after a quiet spell: trust the last one
+  assert.equal(q.pendingDone(), 0);
+});
+
+test("a rejected label stops counting, and so does an undo of it", () => {
+  const q = queueWith(["a", "b"]);
+  q.markDone("a", { client_seq: 1 });
+  q.undo(2);
+  q.reject(1, "a");
+  assert.equal(q.pendingDone(), 0);
+  q.reject(2, "a");
+  assert.equal(q.pendingDone(), 0);
 });

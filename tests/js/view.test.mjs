@@ -3,6 +3,11 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import widget from "../../hitl_widgets/js/labeler.js";
 
+// Node 18 (Debian 12's nodejs) has no global CustomEvent; browsers and Node >= 19 do.
+globalThis.CustomEvent ??= class CustomEvent extends Event {
+  constructor(type, init = {}) { super(type, init); this.detail = init.detail ?? null; }
+};
+
 class FakeElement {
   constructor(doc, tag) {
     this.ownerDocument = doc;
@@ -176,6 +181,9 @@ test("a payload sent again for the shown item redraws it without a second shown 
   model.msg(payloads(item("a", { text: "fresh", suggestion: sug })));
   assert.equal(root.find("hitl-text").textContent, "fresh");
   assert.equal(model.sent.filter((m) => m.type === "shown").length, 1);
+  model.msg(payloads(item("a", { suggestion: { ...sug, score: 0.4 } }))); // the model retrained
+  assert.deepEqual(model.sent.filter((m) => m.type === "shown").map((m) => m.suggestion.score), [0.9, 0.4]);
+  assert.equal(root.find("hitl-suggestion").textContent, "suggested: spam 0.40");
 });
 
 test("a label key submits and draws the next item before the kernel answers", (t) => {
@@ -198,6 +206,7 @@ test("a label key submits and draws the next item before the kernel answers", (t
 
   model.msg({ type: "ack", client_seq: submit.client_seq, item_id: "a", event_id: 1 });
   assert.equal(root.getAttribute("data-unsaved"), "0");
+  assert.equal(root.find("hitl-progress").textContent, "1 / 3 done"); // acked, progress not yet updated
   const ack = root.ownerDocument.events.find((e) => e.type === "hitl:ack");
   assert.deepEqual(ack.detail, { item_id: "a", client_seq: submit.client_seq });
   model.set("progress", { ...PROGRESS, done: 1 });
@@ -255,11 +264,17 @@ test("reject shows the error and brings the item back", (t) => {
   key("2");
   const [submit] = model.intents();
   model.msg({ type: "reject", client_seq: submit.client_seq, item_id: "a", error: "Unknown label 'spma'" });
+  model.set("error", "Unknown label 'spma'"); // the kernel sets its trait too: shown once
   assert.equal(root.getAttribute("data-item-id"), "a");
   assert.equal(root.getAttribute("data-unsaved"), "0");
   const banner = root.find("hitl-error");
   assert.equal(banner.hidden, false);
-  assert.match(banner.textContent, /Unknown label 'spma'/);
+  assert.equal(banner.find("hitl-error-text").textContent, "Unknown label 'spma'");
+  key("1");
+  const [, again] = model.intents();
+  model.msg({ type: "ack", client_seq: again.client_seq, item_id: "a" });
+  model.set("error", "");
+  assert.equal(banner.hidden, true);
 });
 
 test("the error trait shows in the banner and can be dismissed", (t) => {
