@@ -54,7 +54,12 @@ class Labeler(HitlWidget):
             raise TypeError(f"Labeler needs a hitl_widgets.Project, not {type(project).__name__}; "
                             "open one with hw.Project('file.hitl', labels=[...])")
         self.session = LabelingSession(project, annotator, queue=queue, prefetch=prefetch)
-        super().__init__(schema=project.schema.to_json(), annotator=annotator, **kwargs)
+        self._unsubscribe = lambda: None
+        try:
+            super().__init__(schema=project.schema.to_json(), annotator=annotator, **kwargs)
+        except Exception:
+            self.session.close()
+            raise
         self._sent: set[str] = set()  # items whose payloads the views already have
         self._unsubscribe = project.subscribe(self._on_project_change)
         self._refresh()
@@ -127,6 +132,8 @@ class Labeler(HitlWidget):
         self._refresh()
 
     def close(self) -> None:
-        self._unsubscribe()
-        self.session.close()
+        # ipywidgets calls close() from __del__ too, possibly on a half-built widget.
+        if "session" in self.__dict__:
+            self._unsubscribe()
+            self.session.close()
         super().close()
