@@ -104,8 +104,6 @@ def _run_workers(tmp_path, path, annotators: list[str]) -> list[list[dict]]:
 )
 def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path, annotators):
     path = tmp_path / "shared.hitl"
-    # Created here: two kernels creating one file together is the xfail test below.
-    Project(path, labels=LABELS).close()
     acks_per_worker = _run_workers(tmp_path, path, annotators)
 
     with Project(path) as project:
@@ -227,13 +225,6 @@ def test_labeler_window_drops_items_another_kernel_labeled_on_next_intent(tmp_pa
     project.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Store._connect's `PRAGMA journal_mode=WAL` gets SQLITE_BUSY at once, without "
-    "the busy wait, while another connection holds a write lock on the still-empty new "
-    "file; two kernels creating one project together fail ~1 time in 10 with a "
-    "misleading 'is not a hitl_widgets project file (database is locked)'",
-)
 @pytest.mark.timeout(60)
 def test_opening_a_project_another_kernel_is_creating_waits_for_it(tmp_path):
     path = tmp_path / "new.hitl"
