@@ -235,14 +235,9 @@ class Store:
         """The latest live annotation per (item, annotator), in the order they were made."""
         where, params = ("AND e.annotator = ?", (annotator,)) if annotator is not None else ("", ())
         rows = self._query(
-            f"""
-            WITH live AS (
-                SELECT e.*, ROW_NUMBER() OVER (
-                    PARTITION BY e.item_id, e.annotator ORDER BY e.seq DESC) AS rn
-                FROM events e WHERE e.kind = 'annotation' AND {_LIVE} {where}
-            )
-            SELECT {_EVENT_COLUMNS} FROM live WHERE rn = 1 ORDER BY seq
-            """,
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq IN (SELECT MAX(e.seq) FROM events e "
+            f"WHERE e.kind = 'annotation' AND {_LIVE} {where} GROUP BY e.item_id, e.annotator) "
+            "ORDER BY seq",
             params,
         )
         return [_event_dict(r) for r in rows]
