@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,30 @@ def test_notebook7_smoke(page, jupyter_server, project_file):
     wait_saved(page)
     labels, _ = stored(project_file)
     assert labels["label"].tolist() == ["spam"]
+
+
+def test_kernel_killed_mid_labeling_keeps_every_acknowledged_label(page, jupyter_server, project_file):
+    nb = open_notebook(page, jupyter_server, labeler_cells(project_file.name))
+    nb.run_all()
+    wait_for_item(page, "t00")
+    page.evaluate("""() => {
+        window.__acked = [];
+        document.querySelector('.hitl-labeler').addEventListener(
+            'hitl:ack', (e) => window.__acked.push(e.detail.item_id));
+    }""")
+    pid = nb.eval("__import__('os').getpid()")
+    root(page).click()
+    for k in range(6):
+        page.keyboard.press("1")
+        wait_for_item(page, IDS[k + 1])
+    wait_saved(page)
+    for k in range(6, 12):  # keys still in flight when the kernel dies
+        page.keyboard.press("2")
+        wait_for_item(page, IDS[k + 1])
+    os.kill(pid, signal.SIGKILL)
+    acked = page.evaluate("window.__acked")
+    labels, _ = stored(project_file)
+    saved = set(labels["item_id"])
+    assert set(acked) <= saved  # nothing acknowledged is lost
+    assert saved <= set(IDS[:12])  # and nothing appears that was not sent
+    assert set(IDS[:6]) <= saved
