@@ -15,14 +15,23 @@ from .core.schema import LabelSchema, SchemaError
 from .core.store import StoreError
 
 __version__ = "0.1.0"
-__all__ = ["AddResult", "LabelSchema", "Labeler", "Project", "SchemaError", "StoreError",
-           "__version__"]
+# Imported when first used: widgets pull in anywidget and ipywidgets, the engine's heavier parts
+# torch, snorkel or plotly; scripts that only label or read a project skip all of that.
+_LAZY = {
+    "Labeler": "labeler",
+    "ActiveLearning": "core.learning",
+    "simulate": "simulation",
+    "LFStudio": "lf_studio",
+    "Dashboard": "dashboard",
+}
+
+__all__ = ["AddResult", "LabelSchema", "Project", "SchemaError", "StoreError", "__version__",
+           *_LAZY]
 
 
 def __getattr__(name: str):
-    # The widget pulls in anywidget and ipywidgets; scripts that only use the engine skip that.
-    if name == "Labeler":
-        from .labeler import Labeler
+    if name in _LAZY:
+        import importlib
 
-        return Labeler
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'hitl_widgets' has no attribute {name!r}")

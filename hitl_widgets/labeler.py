@@ -114,8 +114,9 @@ class Labeler(HitlWidget):
     def _refresh(self) -> None:
         ids = self.session.window()
         self._send_items([i for i in ids if i not in self._sent])
-        self.window = ids
-        self.progress = self.session.progress()
+        with self.hold_sync():  # one state message for both, so views never see half of it
+            self.window = ids
+            self.progress = self.session.progress()
 
     def _send_items(self, ids: list[str]) -> None:
         if not ids:
