@@ -302,6 +302,8 @@ function render({ model, el }) {
   };
   const queue = new PrefetchQueue();
   /** @type {Map<ItemId, string>} */ const urls = new Map();
+  /** @type {Map<ItemId, {img: HTMLImageElement, failed: string}>} decoded off the key path */
+  const images = new Map();
   /** @type {Array<() => void>} */ const disposers = [];
   /** @type {Array<() => void>} listeners on the drawn item's elements */ let itemDisposers = [];
   /** @type {(t: EventTarget, type: string, fn: (e: any) => void, list?: Array<() => void>) => void} */
@@ -389,27 +391,36 @@ function render({ model, el }) {
   const placeholder = (reason) =>
     h("div", { class: "hitl-image-placeholder", role: "img" }, `Image not shown: ${reason}`);
 
-  /** @param {Payload} p */
-  function imageOf(p) {
-    if (p.image_error) return placeholder(p.image_error);
-    if (!p.buffer) return placeholder("no image data arrived");
-    let url = urls.get(p.item_id);
-    if (!url) {
-      const blob = new Blob([/** @type {BlobPart} */ (p.buffer)], { type: p.mime || "application/octet-stream" });
-      url = URL.createObjectURL(blob);
-      urls.set(p.item_id, url);
-    }
+  /**
+   * Make an image's element when its payload arrives and decode it there, so that drawing it on
+   * a keypress only attaches a ready element: decoding on the key path cost a frame on digits.
+   * @param {Payload} p
+   */
+  function prepareImage(p) {
+    if (p.kind !== "image" || p.image_error || !p.buffer) return;
+    const blob = new Blob([/** @type {BlobPart} */ (p.buffer)], { type: p.mime || "application/octet-stream" });
+    const url = URL.createObjectURL(blob);
+    urls.set(p.item_id, url);
     const img = /** @type {HTMLImageElement} */ (h("img", { class: "hitl-img", alt: `item ${p.item_id}` }));
-    listen(img, "load", () => {
+    const entry = { img, failed: "" };
+    images.set(p.item_id, entry);
+    img.src = url;
+    img.decode().then(() => {
       const scale = pixelScale(img.naturalWidth, img.naturalHeight);
       img.style.width = `${img.naturalWidth * scale}px`;
       img.classList.toggle("is-smooth", scale === 1); // only upscaled images keep hard pixel edges
-    }, itemDisposers);
-    listen(img, "error", () => {
-      img.replaceWith(placeholder(`the browser could not decode it (${p.mime || "unknown type"})`));
-    }, itemDisposers);
-    img.src = url;
-    return img;
+    }, () => {
+      entry.failed = `the browser could not decode it (${p.mime || "unknown type"})`;
+      if (img.isConnected) img.replaceWith(placeholder(entry.failed)); // it was drawn already
+    });
+  }
+
+  /** @param {Payload} p */
+  function imageOf(p) {
+    if (p.image_error) return placeholder(p.image_error);
+    const entry = images.get(p.item_id);
+    if (!p.buffer || !entry) return placeholder("no image data arrived");
+    return entry.failed ? placeholder(entry.failed) : entry.img;
   }
 
   /** @param {ItemId | null} id @param {Payload | undefined} p @param {number} unsaved */
@@ -556,7 +567,9 @@ function render({ model, el }) {
     if (msg?.type === "items") {
       queue.addPayloads((Array.isArray(msg.items) ? msg.items : []).map((/** @type {Payload} */ p) => {
         if (p?.item_id != null) revoke(p.item_id); // a payload sent again gets a fresh URL
-        return typeof p?.image_buffer === "number" ? { ...p, buffer: buffers[p.image_buffer] } : p;
+        const payload = typeof p?.image_buffer === "number" ? { ...p, buffer: buffers[p.image_buffer] } : p;
+        if (payload?.item_id != null) prepareImage(payload);
+        return payload;
       }));
       draw();
     } else if (msg?.type === "ack") {
@@ -577,6 +590,7 @@ function render({ model, el }) {
   function revoke(id) {
     const url = urls.get(id);
     if (url) { URL.revokeObjectURL(url); urls.delete(id); }
+    images.delete(id);
   }
 
   listen(root, "keydown", onKeydown);
