@@ -44,6 +44,11 @@ class FakeElement {
   get textContent() { return this._text + this.childNodes.map((n) => n.textContent).join(""); }
   set textContent(v) { this.replaceChildren(); this._text = String(v); }
   set innerHTML(_) { throw new Error("innerHTML must never be used"); }
+  /** An image's decode(): the test settles it with `el.decoded.resolve()` / `.reject()`. */
+  decode() {
+    return new Promise((resolve, reject) => { this.decoded = { resolve, reject }; });
+  }
+
   append(...nodes) {
     for (const n of nodes) {
       const node = typeof n === "string" ? { textContent: n } : n;
@@ -104,8 +109,8 @@ class FakeElement {
 }
 
 class FakeDocument {
-  constructor() { this.added = 0; this.events = []; this.activeElement = null; this.body = new FakeElement(this, "body"); }
-  createElement(tag) { return new FakeElement(this, tag); }
+  constructor() { this.added = 0; this.events = []; this.activeElement = null; this.made = []; this.body = new FakeElement(this, "body"); }
+  createElement(tag) { const el = new FakeElement(this, tag); this.made.push(el); return el; }
 }
 
 class FakeModel {
@@ -366,11 +371,11 @@ test("multi-label: the selection starts from the suggestion, keys toggle, Enter 
   assert.match(root.find("hitl-hint").textContent, /at least one/);
 });
 
-test("images become object URLs that are revoked on eviction and cleanup", (t) => {
+test("images become object URLs, decoded before their key, revoked on eviction and cleanup", async (t) => {
   const created = [], revoked = [];
   t.mock.method(URL, "createObjectURL", (blob) => { created.push(blob); return `blob:${created.length}`; });
   t.mock.method(URL, "revokeObjectURL", (url) => revoked.push(url));
-  const { model, root, key, cleanup } = setup({ window: ["a", "b", "c"] });
+  const { doc, model, root, key, cleanup } = setup({ window: ["a", "b", "c"] });
   const png = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
   model.msg(payloads(
     { item_id: "a", kind: "image", image_buffer: 0, mime: "image/png" },
@@ -381,14 +386,16 @@ test("images become object URLs that are revoked on eviction and cleanup", (t) =
   assert.equal(img.src, "blob:1");
   assert.equal(created[0].type, "image/png");
   img.naturalWidth = 8; img.naturalHeight = 8;
-  img.dispatchEvent({ type: "load" });
+  img.decoded.resolve();
+  await Promise.resolve();
   assert.equal(img.style.width, "192px");
   assert.equal(img.classList.contains("is-smooth"), false);
   key("1");
   assert.match(root.find("hitl-image-placeholder").textContent, /file not found: b.png/);
+  const img2 = doc.made.find((e) => e.getAttribute("alt") === "item c"); // decoding before its key
+  img2.decoded.reject(new Error("EncodingError"));
+  await Promise.resolve();
   key("1");
-  const img2 = root.find("hitl-img");
-  img2.dispatchEvent({ type: "error" });
   assert.match(root.find("hitl-image-placeholder").textContent, /could not decode/);
   for (const m of model.intents()) model.msg({ type: "ack", client_seq: m.client_seq, item_id: m.item_id });
   model.set("window", ["d"]); // "c" left the window; "a" is still undoable, so its URL stays
@@ -416,4 +423,17 @@ test("client_seq increases by one per intent and differs between views", (t) => 
   const [a, b] = v1.model.intents();
   assert.equal(b.client_seq, a.client_seq + 1);
   assert.notEqual(v2.model.intents()[0].client_seq, a.client_seq);
+});
+
+test("an image that fails to decode while shown turns into a placeholder with the reason", async () => {
+  const { model, root, cleanup } = setup({ window: ["a"] });
+  model.msg(payloads({ item_id: "a", kind: "image", image_buffer: 0, mime: "image/png" }),
+    [new DataView(new ArrayBuffer(4))]);
+  const img = root.find("hitl-img");
+  assert.ok(img, "the image is drawn while it decodes");
+  img.decoded.reject(new Error("EncodingError"));
+  await Promise.resolve();
+  assert.equal(root.find("hitl-img"), undefined);
+  assert.match(root.find("hitl-image-placeholder").textContent, /could not decode it \(image\/png\)/);
+  cleanup();
 });
