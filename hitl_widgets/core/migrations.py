@@ -62,7 +62,46 @@ CREATE TRIGGER items_no_delete BEFORE DELETE ON items
 BEGIN SELECT RAISE(ABORT, 'items are immutable: add a new item instead'); END;
 """
 
-STEPS: list[str] = [_V1]
+# v2: the quality workflow's event kinds (gold answers, assignments, requests for more labels,
+# flags, adjudicators' resolutions, per-item overlap). SQLite cannot change a CHECK constraint in
+# place, so the events table is rebuilt with the same columns and rows; the kind is checked by a
+# trigger instead, which a later step can drop and recreate with a longer list without a rebuild.
+# The new table references itself as events_v2; RENAME rewrites that to "events".
+_V2 = """
+CREATE TABLE events_v2 (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind             TEXT NOT NULL,
+    item_id          TEXT NOT NULL REFERENCES items(item_id),
+    annotator        TEXT,
+    labels           TEXT,
+    source           TEXT CHECK (source IS NULL OR source IN ('human', 'model', 'lf')),
+    score            REAL,
+    suggestion       TEXT,
+    suggestion_score REAL,
+    ms_on_item       INTEGER,
+    target           INTEGER REFERENCES events_v2(seq),
+    extra            TEXT,
+    created_at       REAL NOT NULL
+);
+INSERT INTO events_v2 SELECT seq, kind, item_id, annotator, labels, source, score, suggestion,
+    suggestion_score, ms_on_item, target, extra, created_at FROM events ORDER BY seq;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+CREATE INDEX events_by_annotator ON events(annotator, kind, item_id);
+CREATE INDEX events_by_item ON events(item_id, kind);
+CREATE INDEX events_by_kind ON events(kind, item_id);
+CREATE UNIQUE INDEX retraction_target ON events(target) WHERE kind = 'retraction';
+CREATE TRIGGER events_kind BEFORE INSERT ON events
+WHEN NEW.kind NOT IN ('annotation', 'retraction', 'skip', 'suggestion', 'shown', 'gold',
+                      'assignment', 'request', 'flag', 'resolution', 'overlap')
+BEGIN SELECT RAISE(ABORT, 'unknown event kind'); END;
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: append a retraction instead'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: append a retraction instead'); END;
+"""
+
+STEPS: list[str] = [_V1, _V2]
 LATEST = len(STEPS)
 
 

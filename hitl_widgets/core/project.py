@@ -247,6 +247,115 @@ class Project:
     def _label_value(self, labels: list[str]):
         return tuple(labels) if self.schema.multi_label else labels[0]
 
+    # -- quality --------------------------------------------------------------------------
+    # Thin doors onto core/quality.py and core/routing.py; see those modules for the details.
+    def set_overlap(self, k: int, item_ids: Sequence[str] | None = None) -> None:
+        """How many annotators label each item: ``set_overlap(3)`` for the project,
+        ``set_overlap(5, item_ids=[...])`` for some items. Read by :class:`OverlapQueue`."""
+        from . import quality
+
+        quality.set_overlap(self, k, item_ids)
+
+    def coverage(self):
+        """Per item: annotators needed, annotators so far, gold, over its k (a DataFrame)."""
+        from . import quality
+
+        return quality.coverage(self)
+
+    def set_gold(self, item_ids, labels=None) -> list[int]:
+        """Mark items with known answers: ``set_gold(["i1", "i2"], ["spam", "ham"])`` or
+        ``set_gold({"i1": "spam"})``. Labels outside the schema are refused, naming the item;
+        nothing is written unless all are valid. Gold never reaches an annotator's browser."""
+        from . import quality
+
+        return quality.set_gold(self, item_ids, labels)
+
+    def remove_gold(self, item_ids: Sequence[str]) -> int:
+        """Take items out of the gold set; returns how many were in it."""
+        from . import quality
+
+        return quality.remove_gold(self, item_ids)
+
+    def gold(self):
+        """The gold set as a DataFrame: item_id, label, set_at."""
+        from . import quality
+
+        return quality.gold(self)
+
+    def gold_accuracy(self, threshold: float = 0.85, min_count: int = 5):
+        """Per annotator: accuracy on gold items, the count it rests on, and whether they are
+        flagged for retraining (accuracy below ``threshold`` on ``min_count`` or more items)."""
+        from . import quality
+
+        return quality.gold_accuracy(self, threshold, min_count)
+
+    def flagged(self, threshold: float = 0.85, min_count: int = 5):
+        """Annotators flagged for retraining, with the reason."""
+        from . import quality
+
+        return quality.flagged(self, threshold, min_count)
+
+    def overlap_queue(self, *, gold_rate: float = 0.05, lease_s: float = 600.0, seed: int = 0):
+        """A blind queue serving each item to k annotators with gold mixed in:
+        ``hw.Labeler(project, annotator="ana", queue=project.overlap_queue())``."""
+        from .routing import OverlapQueue
+
+        return OverlapQueue(gold_rate=gold_rate, lease_s=lease_s, seed=seed)
+
+    def flag_disagreements(self, threshold: float = 0.75, method: str = "majority") -> list[str]:
+        """Flag finished items whose consensus confidence is below ``threshold``."""
+        from . import quality
+
+        return quality.flag_disagreements(self, threshold, method)
+
+    def flags(self):
+        """Items flagged for adjudication, with reasons and whether they are resolved."""
+        from . import quality
+
+        return quality.flags(self)
+
+    def adjudication_queue(self, *, threshold: float = 0.75, method: str = "majority",
+                           lease_s: float = 600.0):
+        """The flagged items, for a senior annotator who sees the others' labels there:
+        ``hw.Labeler(project, annotator="sam", queue=project.adjudication_queue())``."""
+        from .routing import AdjudicationQueue
+
+        return AdjudicationQueue(threshold=threshold, method=method, lease_s=lease_s)
+
+    def resolve(self, item_id: str, label: str | Iterable[str], *, annotator: str,
+                ms_on_item: int | None = None) -> int:
+        """An adjudicator's label: it settles the item. Returns the event id once durable."""
+        from . import quality
+
+        _check_annotator(annotator)
+        return quality.resolve(self, item_id, label, annotator=annotator, ms_on_item=ms_on_item)
+
+    def resolutions(self):
+        """Adjudicators' labels in force: item_id, label, annotator, resolved_at."""
+        from . import quality
+
+        return quality.resolutions(self)
+
+    def spot_check(self, rate: float = 0.05, seed: int = 0) -> list[str]:
+        """Send ``rate`` of the finished items (per label) back for one more annotator."""
+        from . import quality
+
+        return quality.spot_check(self, rate, seed)
+
+    def check_agreement(self, window: int = 50, threshold: float = 0.7,
+                        min_items: int = 10) -> list[dict]:
+        """Queue items for relabeling where a label's recent agreement fell below
+        ``threshold``; the reasons are kept (see :meth:`quality_alerts`)."""
+        from . import quality
+
+        return quality.check_agreement(self, window, threshold, min_items)
+
+    def quality_alerts(self):
+        """Relabel alerts with their reasons, as a DataFrame."""
+        from . import quality
+
+        return quality.quality_alerts(self)
+
     # -- listeners and lifetime -----------------------------------------------------------
     def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
         """Call ``callback(kind, info)`` after each change; returns the unsubscribe function."""

@@ -35,7 +35,14 @@ RATE_MAX_AGE_S = 15 * 60  # a break longer than this does not drag the rate down
 
 
 class Queue(Protocol):
-    """Chooses the order of items. Active learning plugs in here."""
+    """Chooses the order of items. Active learning plugs in here.
+
+    Optional attributes change what a session does (see core/routing.py): ``blind = True``
+    sends no suggestions; ``reveals_labels = True`` adds the other annotators' labels to each
+    payload (``others``) and ``resolves = True`` records labels as resolutions (adjudication);
+    ``still_open(project, annotator, ids)`` filters skipped items before they come back;
+    ``progress_counts(project, annotator)`` gives the progress line's (done, total).
+    """
 
     def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
         """Up to ``n`` item ids to show next, none of them in ``exclude``."""
@@ -102,18 +109,25 @@ class LabelingSession:
                                        self.prefetch - len(ids))
         if len(ids) < self.prefetch:  # skipped items come back once the rest are done
             later = sorted(self._skipped, key=self._skipped.__getitem__)
-            ids += [i for i in later if i not in ids][: self.prefetch - len(ids)]
+            later = [i for i in later if i not in ids]
+            if hasattr(self.queue, "still_open"):  # an overlap queue may have filled them since
+                later = self.queue.still_open(self.project, self.annotator, later)
+            ids += later[: self.prefetch - len(ids)]
         return ids
 
     def payloads(self, item_ids: Sequence[str]) -> tuple[list[dict], list[bytes]]:
         """What the view needs to draw these items: JSON payloads plus image buffers."""
         records = self.project.store.get_items(item_ids)
-        suggestions = self.project.store.latest_suggestions(list(records))
+        blind = getattr(self.queue, "blind", False)  # suggestions may echo others' labels
+        suggestions = {} if blind else self.project.store.latest_suggestions(list(records))
+        others = self._others(list(records)) if getattr(self.queue, "reveals_labels", False) else None
         payloads, buffers = [], []
         for item_id in item_ids:
             if item_id in records:
                 payload, image = _payload(records[item_id], suggestions.get(item_id),
                                           self.project.image_root)
+                if others is not None:  # adjudication only: never in a labeling session
+                    payload["others"] = others.get(item_id, [])
                 if image is not None:
                     payload["image_buffer"] = len(buffers)
                     buffers.append(image)
@@ -124,6 +138,8 @@ class LabelingSession:
         """done / total for this annotator, items per minute, seconds left."""
         total = self.project.store.item_count()
         done = len(self._done)
+        if hasattr(self.queue, "progress_counts"):
+            done, total = self.queue.progress_counts(self.project, self.annotator)
         rate = self._per_minute()
         eta = (total - done) / rate * 60 if rate else None
         return {"done": done, "total": total, "per_minute": rate, "eta_seconds": eta}
@@ -133,9 +149,13 @@ class LabelingSession:
                suggestion: Sequence[str] | None = None, suggestion_score: float | None = None) -> int:
         """Label an item; returns the event id once durable."""
         with self._own_write():
-            seq = self.project.annotate(item_id, labels, annotator=self.annotator,
-                                        ms_on_item=ms_on_item, suggestion=suggestion or None,
-                                        suggestion_score=suggestion_score)
+            if getattr(self.queue, "resolves", False):  # an adjudicator's label settles the item
+                seq = self.project.resolve(item_id, labels, annotator=self.annotator,
+                                           ms_on_item=ms_on_item)
+            else:
+                seq = self.project.annotate(item_id, labels, annotator=self.annotator,
+                                            ms_on_item=ms_on_item, suggestion=suggestion or None,
+                                            suggestion_score=suggestion_score)
         self._done.add(item_id)
         self._skipped.pop(item_id, None)
         self._drop_front(item_id)
@@ -200,6 +220,15 @@ class LabelingSession:
     def _sync(self) -> None:
         if self.project.store.data_version() != self._version:
             self._reload()
+
+    def _others(self, item_ids: list[str]) -> dict[str, list[dict]]:
+        """The other annotators' current labels on these items, for an adjudicator."""
+        wanted, out = set(item_ids), {}
+        for r in self.project.store.current_labels():
+            if r["item_id"] in wanted and r["annotator"] != self.annotator:
+                out.setdefault(r["item_id"], []).append(
+                    {"annotator": r["annotator"], "labels": r["labels"]})
+        return out
 
     def _drop_front(self, item_id: str) -> None:
         self._front = [i for i in self._front if i != item_id]

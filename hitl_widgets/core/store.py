@@ -29,15 +29,19 @@ from typing import Any
 
 from .migrations import APPLICATION_ID, migrate
 
-EVENT_KINDS = ("annotation", "retraction", "skip", "suggestion", "shown")
+# The quality workflow's kinds (see core/routing.py and core/quality.py): a gold answer set by
+# the user, a lease on an item for an annotator, a request for one more label, a flag for
+# adjudication, an adjudicator's resolution, a per-item overlap.
+QUALITY_KINDS = ("gold", "assignment", "request", "flag", "resolution", "overlap")
+EVENT_KINDS = ("annotation", "retraction", "skip", "suggestion", "shown", *QUALITY_KINDS)
 SOURCES = ("human", "model", "lf")
 _EVENT_COLUMNS = (
     "seq, kind, item_id, annotator, labels, source, score, suggestion, suggestion_score, "
     "ms_on_item, target, extra, created_at"
 )
-# Annotations and skips that no retraction points at.
+# Annotations, skips and resolutions (an annotator's undoable actions) no retraction points at.
 _LIVE = (
-    "e.kind IN ('annotation', 'skip') AND NOT EXISTS "
+    "e.kind IN ('annotation', 'skip', 'resolution') AND NOT EXISTS "
     "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.target = e.seq)"
 )
 
@@ -81,6 +85,9 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not deadlock."""
         with self._lock:
+            if self._conn.in_transaction:  # inside transaction(): the outer block commits
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -274,6 +281,106 @@ class Store:
             (annotator, limit),
         )
         return [r[0] for r in reversed(rows)]
+
+    # -- quality workflow -----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the file's write lock for a block.
+
+        What the block reads, no other kernel changes until it ends, and the events it appends
+        commit together or not at all: how two kernels are kept from taking the same last slot.
+        """
+        with self._write():
+            yield self
+
+    def live_events(self, kinds: Sequence[str], item_ids: Sequence[str] | None = None) -> list[dict]:
+        """Events of these kinds that no retraction points at, oldest first."""
+        kind_marks = ",".join("?" * len(kinds))
+        sql = (f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.kind IN ({kind_marks}) AND NOT EXISTS "
+               "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.target = e.seq)")
+        if item_ids is None:
+            return [_event_dict(r) for r in self._query(sql + " ORDER BY e.seq", list(kinds))]
+        out: list[dict] = []
+        for chunk in _chunks(list(item_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"{sql} AND e.item_id IN ({marks})", [*kinds, *chunk])
+            out.extend(_event_dict(r) for r in rows)
+        return sorted(out, key=lambda e: e["seq"])
+
+    def latest_live(self, kind: str, item_ids: Sequence[str] | None = None) -> dict[str, dict]:
+        """The newest live event of ``kind`` per item (a gold answer, a per-item overlap)."""
+        return {e["item_id"]: e for e in self.live_events([kind], item_ids)}
+
+    def labelers(self, item_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Who holds a live annotation on each of these items (items with none are left out)."""
+        out: dict[str, set[str]] = {}
+        for chunk in _chunks(list(item_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for item_id, annotator in self._query(
+                f"SELECT e.item_id, e.annotator FROM events e WHERE e.kind = 'annotation' AND "
+                f"e.item_id IN ({marks}) AND {_LIVE} GROUP BY e.item_id, e.annotator", chunk
+            ):
+                out.setdefault(item_id, set()).add(annotator)
+        return out
+
+    def leases(self, item_ids: Sequence[str], now: float) -> dict[str, dict[str, float]]:
+        """Unexpired assignments on these items: item → {annotator: expiry time}."""
+        out: dict[str, dict[str, float]] = {}
+        for chunk in _chunks(list(item_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for item_id, annotator, expires in self._query(
+                "SELECT item_id, annotator, MAX(json_extract(extra, '$.expires')) FROM events "
+                f"WHERE kind = 'assignment' AND item_id IN ({marks}) GROUP BY item_id, annotator",
+                chunk,
+            ):
+                if expires is not None and expires > now:
+                    out.setdefault(item_id, {})[annotator] = expires
+        return out
+
+    def held_leases(self, annotator: str, now: float) -> dict[str, float]:
+        """The annotator's unexpired assignments, in the order first taken: item → expiry."""
+        rows = self._query(
+            "SELECT item_id, MAX(json_extract(extra, '$.expires')) AS expires, MIN(seq) AS first "
+            "FROM events WHERE annotator = ? AND kind = 'assignment' GROUP BY item_id "
+            "HAVING expires > ? ORDER BY first",
+            (annotator, now),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def request_counts(self, item_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Extra labels asked for by live requests, per item (a request asks ``n``, default 1)."""
+        counts: dict[str, int] = {}
+        for e in self.live_events(["request"], item_ids):
+            counts[e["item_id"]] = counts.get(e["item_id"], 0) + (e["extra"] or {}).get("n", 1)
+        return {i: n for i, n in counts.items() if n > 0}
+
+    def overlap_default(self) -> int:
+        """The project's k: how many annotators label each item (1 until set)."""
+        return int(self.get_meta("overlap", 1))
+
+    def retract(self, seqs: Sequence[int], annotator: str | None = None) -> list[int]:
+        """Retract these events (ones already retracted are left as they are); all or none."""
+        with self._write() as conn:
+            done = {r[0] for r in conn.execute(
+                "SELECT target FROM events WHERE kind = 'retraction' AND target IS NOT NULL")}
+            out = []
+            for seq in seqs:
+                row = conn.execute("SELECT item_id FROM events WHERE seq = ?", (seq,)).fetchone()
+                if row is None:
+                    raise KeyError(f"No event {seq}")
+                if seq not in done:
+                    out.append(_insert_event(conn, _event_row(
+                        "retraction", row[0], annotator, target=int(seq))))
+                    done.add(seq)
+            return out
+
+    def max_seq(self, kinds: Sequence[str] | None = None) -> int:
+        """The newest event's seq (of these kinds), 0 when there is none."""
+        if kinds is None:
+            return self._query("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0]
+        marks = ",".join("?" * len(kinds))
+        return self._query(
+            f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE kind IN ({marks})", list(kinds))[0][0]
 
 
 # -- helpers ----------------------------------------------------------------------------------

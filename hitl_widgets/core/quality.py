@@ -1,0 +1,429 @@
+"""Quality control over the event log: overlap, gold answers, spot checks, relabel alerts, flags.
+
+Everything here reads and appends events; nothing is changed in place, so each decision (a gold
+answer set, an item flagged, a relabel request and its reason) stays in the audit log. The
+:class:`~hitl_widgets.core.project.Project` methods in its ``# -- quality`` section call these
+functions; who is served what is in :mod:`hitl_widgets.core.routing`.
+
+Example
+-------
+>>> import tempfile, os
+>>> from hitl_widgets.core.project import Project
+>>> project = Project(os.path.join(tempfile.mkdtemp(), "q.hitl"), labels=["ham", "spam"])
+>>> _ = project.add_items(["win cash", "lunch?", "hi"], id=["a", "b", "c"])
+>>> _ = project.set_gold(["a", "b"], ["spam", "ham"])
+>>> _ = project.annotate("a", "spam", annotator="ana")
+>>> _ = project.annotate("b", "spam", annotator="ana")
+>>> project.gold_accuracy(min_count=1)[["annotator", "n", "accuracy", "flagged"]].values.tolist()
+[['ana', 2, 0.5, True]]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .routing import check_k, check_rate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .project import Project
+
+METHODS = ("majority", "dawid_skene")
+DEFAULT_GOLD_THRESHOLD = 0.85
+
+
+def check_method(method: Any) -> str:
+    if method not in METHODS:
+        raise ValueError(f"Unknown consensus method {method!r}; expected one of {list(METHODS)}")
+    return method
+
+
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
+    return int(value)
+
+
+# -- overlap ------------------------------------------------------------------------------------
+def set_overlap(project: Project, k: int, item_ids: Sequence[str] | None = None) -> None:
+    """Set how many annotators label each item: the project's default, or these items' own."""
+    k = check_k(k)
+    if item_ids is None:
+        project.store.set_meta("overlap", k)
+        return
+    ids = _known_ids(project, item_ids)
+    project.store.append_many([dict(kind="overlap", item_id=i, extra={"k": k}) for i in ids])
+
+
+def coverage(project: Project) -> pd.DataFrame:
+    """Per item: the annotators it needs, how many labeled it, and whether it went over.
+
+    ``needed`` is k (the item's own or the project's) plus its open spot-check or relabel
+    requests. ``over`` is True for an item with more annotators than it needed: possible only
+    through a lapsed lease or a label written outside the overlap queue.
+    """
+    import pandas as pd
+
+    ids = [r["item_id"] for r in project.store.items_table()]
+    needed = _needed(project, ids)
+    labeled = project.store.labelers(ids)
+    gold = project.store.latest_live("gold")
+    df = pd.DataFrame({
+        "item_id": ids,
+        "needed": [needed[i] for i in ids],
+        "labeled": [len(labeled.get(i, ())) for i in ids],
+        "gold": [i in gold for i in ids],
+    })
+    df["over"] = ~df["gold"] & (df["labeled"] > df["needed"])
+    return df
+
+
+def _needed(project: Project, ids: Sequence[str], requests: bool = True) -> dict[str, int]:
+    store = project.store
+    default = store.overlap_default()
+    overrides = {i: e["extra"]["k"] for i, e in store.latest_live("overlap").items()}
+    requests = store.request_counts() if requests else {}
+    return {i: overrides.get(i, default) + requests.get(i, 0) for i in ids}
+
+
+# -- gold -----------------------------------------------------------------------------------------
+def set_gold(project: Project, item_ids: Any, labels: Any = None) -> list[int]:
+    """Record the known answers of these items; an item's latest answer counts.
+
+    ``item_ids`` and ``labels`` are two sequences of one length, or ``item_ids`` is a mapping
+    (a dict or a pandas Series) from item id to label and ``labels`` is omitted. Nothing is
+    written unless every id is known and every label is in the schema.
+    """
+    pairs = _gold_pairs(item_ids, labels)
+    ids = _known_ids(project, [i for i, _ in pairs])
+    answers: dict[str, tuple[str, ...]] = {}
+    for item_id, label in zip(ids, (lab for _, lab in pairs), strict=True):
+        answer = _validate_gold(project, item_id, label)
+        if answers.setdefault(item_id, answer) != answer:
+            raise ValueError(f"Item {item_id!r} is given two gold answers, {list(answers[item_id])} "
+                             f"and {list(answer)}; give each item one")
+    return project.store.append_many(
+        [dict(kind="gold", item_id=i, labels=list(a)) for i, a in answers.items()])
+
+
+def _gold_pairs(item_ids: Any, labels: Any) -> list[tuple[Any, Any]]:
+    if labels is None:
+        if not hasattr(item_ids, "items"):
+            raise TypeError("set_gold needs item ids and labels: set_gold(['i1', 'i2'], ['spam', "
+                            "'ham']) or set_gold({'i1': 'spam', 'i2': 'ham'})")
+        return list(item_ids.items())
+    if isinstance(item_ids, (str, bytes)) or isinstance(labels, (str, bytes)):
+        raise TypeError("set_gold takes lists of ids and labels, e.g. set_gold(['i1'], ['spam'])")
+    ids, labs = list(item_ids), list(labels)
+    if len(ids) != len(labs):
+        raise ValueError(f"set_gold got {len(ids)} item ids and {len(labs)} labels; give one label "
+                         "per item")
+    return list(zip(ids, labs, strict=True))
+
+
+def _validate_gold(project: Project, item_id: str, label: Any) -> tuple[str, ...]:
+    from .schema import SchemaError
+
+    try:
+        return project.schema.validate(label)
+    except SchemaError as exc:
+        raise SchemaError(f"Gold answer for item {item_id!r}: {exc}") from None
+
+
+def _known_ids(project: Project, item_ids: Sequence[Any]) -> list[str]:
+    ids = [str(i) if isinstance(i, (int, np.integer)) and not isinstance(i, bool) else i
+           for i in item_ids]
+    bad = [i for i in ids if not isinstance(i, str)]
+    if bad:
+        raise TypeError(f"Item ids are strings; got {bad[:3]!r}")
+    known = project.store.get_items(sorted(set(ids)))
+    missing = [i for i in dict.fromkeys(ids) if i not in known]
+    if missing:
+        raise KeyError(f"Unknown item id(s) {missing[:5]!r} ({len(missing)} in all); nothing was "
+                       "written. Add them first with project.add_items(...)")
+    return ids
+
+
+def remove_gold(project: Project, item_ids: Sequence[str]) -> int:
+    """Take these items out of the gold set (their answers stay in the log, retracted)."""
+    ids = set(_known_ids(project, list(item_ids)))
+    live = [e["seq"] for e in project.store.live_events(["gold"], sorted(ids))]
+    return len(project.store.retract(live))
+
+
+def gold(project: Project) -> pd.DataFrame:
+    """The gold set: item_id, label (a tuple in a multi-label project), set_at."""
+    import pandas as pd
+
+    rows = project.store.latest_live("gold").values()
+    return pd.DataFrame({
+        "item_id": [r["item_id"] for r in rows],
+        "label": [project._label_value(r["labels"]) for r in rows],
+        "set_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
+    })
+
+
+def gold_accuracy(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
+                  min_count: int = 5) -> pd.DataFrame:
+    """Per annotator: gold items labeled (``n``), ``correct``, ``accuracy`` and ``flagged``.
+
+    An annotator is flagged for retraining when ``accuracy < threshold`` on at least
+    ``min_count`` gold items (fewer say too little to act on; ``n`` shows what each rests on).
+    A multi-label answer is correct only when the whole set matches.
+    """
+    import pandas as pd
+
+    threshold = check_rate(threshold, "threshold")
+    min_count = _check_count(min_count, "min_count")
+    answers = {i: tuple(e["labels"]) for i, e in project.store.latest_live("gold").items()}
+    rows = [r for r in project.store.current_labels() if r["item_id"] in answers]
+    stats: dict[str, list[int]] = {}
+    for r in rows:
+        n_correct = stats.setdefault(r["annotator"], [0, 0])
+        n_correct[0] += 1
+        n_correct[1] += tuple(r["labels"]) == answers[r["item_id"]]
+    df = pd.DataFrame([(a, n, c) for a, (n, c) in stats.items()],
+                      columns=["annotator", "n", "correct"]).astype({"n": int, "correct": int})
+    df["accuracy"] = df["correct"] / df["n"]
+    df["flagged"] = (df["n"] >= min_count) & (df["accuracy"] < threshold)
+    return df.sort_values(["accuracy", "annotator"]).reset_index(drop=True)
+
+
+def flagged(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
+            min_count: int = 5) -> pd.DataFrame:
+    """Annotators flagged for retraining, each with the reason in words."""
+    df = gold_accuracy(project, threshold, min_count)
+    df = df[df["flagged"]].drop(columns="flagged").reset_index(drop=True)
+    df["reason"] = [f"{c} of {n} gold items right ({a:.0%}), below {threshold:.0%}"
+                    for n, c, a in zip(df["n"], df["correct"], df["accuracy"], strict=True)]
+    return df
+
+
+# -- consensus and adjudication ---------------------------------------------------------------
+def finished_labels(project: Project, requests: bool = True) -> pd.DataFrame:
+    """Long labels (item, annotator, label) of the non-gold items that have all their labels.
+
+    With ``requests=False``, an item counts as finished once it has its k labels, before the
+    spot-check or relabel requests on it are answered.
+    """
+    import pandas as pd
+
+    rows = project.store.current_labels()
+    gold_ids = set(project.store.latest_live("gold"))
+    per_item: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["item_id"] not in gold_ids:
+            per_item.setdefault(r["item_id"], []).append(r)
+    needed = _needed(project, list(per_item), requests)
+    done = [r for i, rs in per_item.items() if len(rs) >= needed[i] for r in rs]
+    return pd.DataFrame({
+        "item": [r["item_id"] for r in done],
+        "annotator": [r["annotator"] for r in done],
+        "label": [_category(project, r["labels"]) for r in done],
+        "labeled_at": [r["created_at"] for r in done],
+    })
+
+
+def _category(project: Project, labels: list[str]) -> str:
+    # Consensus counts categories; a multi-label answer is one category, its labels joined.
+    return labels[0] if not project.schema.multi_label else "|".join(labels)
+
+
+def consensus_confidence(df: pd.DataFrame, method: str = "majority") -> pd.DataFrame:
+    """Per item: the consensus ``label`` and its ``confidence``, from core.consensus."""
+    from . import consensus
+
+    method = check_method(method)
+    if method == "majority":
+        result = consensus.majority_vote(df[["item", "annotator", "label"]])
+    else:
+        result = consensus.dawid_skene(df[["item", "annotator", "label"]])
+    return _as_confidence(result)
+
+
+def _as_confidence(result: Any) -> pd.DataFrame:
+    raise NotImplementedError  # set once core.consensus lands
+
+
+def flag_disagreements(project: Project, threshold: float = 0.75,
+                       method: str = "majority") -> list[str]:
+    """Flag finished items whose consensus confidence is below ``threshold``; return new flags.
+
+    With ``method="majority"`` the confidence is the winning label's share of the votes; with
+    ``"dawid_skene"`` it is the posterior of the winning label. Items with one label, gold
+    items, and items already flagged or resolved are left alone.
+    """
+    threshold = check_rate(threshold, "threshold")
+    df = finished_labels(project)
+    multi = df.groupby("item")["annotator"].transform("size") >= 2
+    df = df[multi]
+    if df.empty:
+        return []
+    conf = consensus_confidence(df, method)
+    low = conf[conf["confidence"] < threshold]
+    store = project.store
+    settled = set(store.latest_live("flag")) | set(store.latest_live("resolution"))
+    new = [(i, r) for i, r in low.iterrows() if i not in settled]
+    store.append_many([dict(kind="flag", item_id=i, score=float(r["confidence"]), extra={
+        "reason": f"{method} confidence {r['confidence']:.2f} below {threshold:.2f}",
+        "method": method, "threshold": threshold, "consensus": r["label"]}) for i, r in new])
+    if new:
+        project._emit("flag", {"item_ids": [i for i, _ in new]})
+    return [i for i, _ in new]
+
+
+def resolve(project: Project, item_id: str, label: Any, *, annotator: str,
+            ms_on_item: int | None = None) -> int:
+    """An adjudicator's label for an item: it settles the item. Returns the event id."""
+    labels = project.schema.validate(label)
+    seq = project.store.append("resolution", item_id, annotator=annotator, labels=labels,
+                               source="human", ms_on_item=ms_on_item)
+    project._emit("resolution", {"item_id": item_id, "annotator": annotator, "seq": seq})
+    return seq
+
+
+def flags(project: Project) -> pd.DataFrame:
+    """Items flagged for adjudication: item_id, reason, confidence, flagged_at, resolved."""
+    import pandas as pd
+
+    rows = project.store.live_events(["flag"])
+    resolved = project.store.latest_live("resolution")
+    return pd.DataFrame({
+        "item_id": [r["item_id"] for r in rows],
+        "reason": [r["extra"]["reason"] for r in rows],
+        "confidence": [r["score"] for r in rows],
+        "flagged_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
+        "resolved": [r["item_id"] in resolved for r in rows],
+    })
+
+
+def resolutions(project: Project) -> pd.DataFrame:
+    """Adjudicators' labels in force: item_id, label, annotator, resolved_at."""
+    import pandas as pd
+
+    rows = project.store.latest_live("resolution").values()
+    return pd.DataFrame({
+        "item_id": [r["item_id"] for r in rows],
+        "label": [project._label_value(r["labels"]) for r in rows],
+        "annotator": [r["annotator"] for r in rows],
+        "resolved_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
+    })
+
+
+# -- spot checks and relabel alerts --------------------------------------------------------------
+def spot_check(project: Project, rate: float = 0.05, seed: int = 0) -> list[str]:
+    """Send a share of finished items back for one more label from another annotator.
+
+    Stratified by the items' most common label: within each label, ``rate`` of its finished
+    items (rounded half up) are checked, counting those checked before. Returns the new ids.
+    """
+    rate = check_rate(rate, "rate")
+    df = finished_labels(project, requests=False)
+    if df.empty:
+        return []
+    strata = df.groupby("item")["label"].agg(lambda s: s.value_counts().index[0])
+    requested = set(project.store.request_counts())
+    checked = {e["item_id"] for e in project.store.live_events(["request"])
+               if e["extra"].get("reason") == "spot_check"}
+    rng = np.random.default_rng(seed)
+    chosen: list[str] = []
+    for label in sorted(strata.unique()):
+        items = sorted(strata.index[strata == label])
+        target = math.floor(rate * len(items) + 0.5) - len(checked.intersection(items))
+        pool = [i for i in items if i not in requested]
+        if target > 0 and pool:
+            chosen += [pool[k] for k in sorted(rng.choice(len(pool), min(target, len(pool)),
+                                                          replace=False))]
+    project.store.append_many([dict(kind="request", item_id=i, extra={
+        "reason": "spot_check", "why": f"spot check: {rate:.0%} of finished items per label"})
+        for i in chosen])
+    return chosen
+
+
+def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
+                    min_items: int = 10) -> list[dict]:
+    """Alert on labels whose recent agreement fell below ``threshold``; queue their items.
+
+    For each label, the last ``window`` items with two or more labels where someone chose it;
+    agreement is the share of them where every annotator chose it. Below ``threshold`` (on at
+    least ``min_items`` items), the disagreeing items in that window get one more label each
+    (a ``relabel`` request carrying the reason). Returns the new alerts; an alert is raised
+    only when it queues at least one item not already queued.
+    """
+    window, min_items = _check_count(window, "window"), _check_count(min_items, "min_items")
+    threshold = check_rate(threshold, "threshold")
+    windows = _label_windows(project, window)
+    relabels = [e for e in project.store.live_events(["request"])
+                if e["extra"].get("reason") == "relabel"]
+    queued = {e["item_id"] for e in relabels}  # one more label each, whichever alert asked
+    covered = {(e["item_id"], e["extra"]["label"]) for e in relabels}
+    resolved = set(project.store.latest_live("resolution"))
+    alerts, events = [], []
+    for label, (agree, items) in windows.items():
+        n = len(agree)
+        share = sum(agree) / n if n else 1.0
+        todo = [i for i, ok in zip(items, agree, strict=True)
+                if not ok and i not in resolved and (i, label) not in covered]
+        if n < min_items or share >= threshold or not todo:
+            continue
+        alert = {"alert_id": uuid.uuid4().hex[:12], "label": label, "agreement": share,
+                 "window": n, "threshold": threshold, "created_at": time.time(),
+                 "reason": f"agreement on '{label}' fell to {share:.0%} over the last {n} items "
+                           f"(target {threshold:.0%}); {len(todo)} items queued for relabeling",
+                 "item_ids": todo}
+        alerts.append(alert)
+        extra = {k: v for k, v in alert.items() if k not in ("item_ids", "created_at")}
+        # An item already queued by another label's alert is recorded here but asks no more.
+        events += [dict(kind="request", item_id=i, extra={
+            **extra, "why": alert["reason"], "reason": "relabel", "n": int(i not in queued)})
+            for i in todo]
+        queued.update(todo)
+    project.store.append_many(events)
+    if alerts:
+        project._emit("alert", {"alert_ids": [a["alert_id"] for a in alerts]})
+    return alerts
+
+
+def _label_windows(project: Project, window: int) -> dict[str, tuple[list[bool], list[str]]]:
+    """Per label: (all chose it?, item) for its last ``window`` multiply-labeled items."""
+    gold_ids = set(project.store.latest_live("gold"))
+    per_item: dict[str, list[dict]] = {}
+    for r in project.store.current_labels():
+        if r["item_id"] not in gold_ids:
+            per_item.setdefault(r["item_id"], []).append(r)
+    multi = [(max(r["seq"] for r in rs), i, rs) for i, rs in per_item.items() if len(rs) >= 2]
+    out: dict[str, tuple[list[bool], list[str]]] = {}
+    for _, item_id, rs in sorted(multi):
+        for label in {lab for r in rs for lab in r["labels"]}:
+            agree, items = out.setdefault(label, ([], []))
+            agree.append(all(label in r["labels"] for r in rs))
+            items.append(item_id)
+    return {lab: (a[-window:], i[-window:]) for lab, (a, i) in sorted(out.items())}
+
+
+def quality_alerts(project: Project) -> pd.DataFrame:
+    """Relabel alerts, newest last: alert_id, label, agreement, window, threshold, reason,
+    n_items, created_at. A dashboard shows these as the reason items went back."""
+    import pandas as pd
+
+    grouped: dict[str, dict] = {}
+    for e in project.store.live_events(["request"]):
+        extra = e["extra"] or {}
+        if extra.get("reason") != "relabel":
+            continue
+        a = grouped.setdefault(extra["alert_id"], {
+            "alert_id": extra["alert_id"], "label": extra["label"], "agreement": extra["agreement"],
+            "window": extra["window"], "threshold": extra["threshold"], "reason": extra["why"],
+            "n_items": 0, "created_at": e["created_at"]})
+        a["n_items"] += 1
+    df = pd.DataFrame(list(grouped.values()), columns=[
+        "alert_id", "label", "agreement", "window", "threshold", "reason", "n_items", "created_at"])
+    df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
+    return df

@@ -1,0 +1,309 @@
+"""Who labels what: overlap with leases, hidden gold items, and the adjudication queue.
+
+Two :class:`~hitl_widgets.core.session.Queue` implementations:
+
+- :class:`OverlapQueue` serves each item to ``k`` annotators (the project's default, or a per-item
+  override, plus one more per open spot-check or relabel request), never to one who already
+  labeled it, and mixes the project's gold items in at a set rate, at random positions. It is
+  *blind*: sessions drawing from it send no suggestions, and no payload ever holds another
+  annotator's label.
+- :class:`AdjudicationQueue` serves the items flagged for adjudication to a senior annotator; the
+  session shows them the other annotators' labels, and their label resolves the item.
+
+Several kernels may label one file at once. A slot is taken with an ``assignment`` event (a lease
+that expires, ``lease_s`` seconds by default 10 minutes) written in the same write transaction
+that counted the free slots, so two kernels cannot both take the k-th slot. The guarantee:
+**no item gets more than its k annotators through these queues while the leases hold**. A label
+given after its lease expired (the slot may have gone to someone else meanwhile), or written
+directly with ``project.annotate``, is still stored -- labels are never refused -- and
+:func:`hitl_widgets.core.quality.coverage` reports any item above its k.
+
+Example
+-------
+>>> import tempfile, os
+>>> from hitl_widgets.core.project import Project
+>>> from hitl_widgets.core.session import LabelingSession
+>>> project = Project(os.path.join(tempfile.mkdtemp(), "r.hitl"), labels=["a", "b"])
+>>> _ = project.add_items(["one", "two", "three"], id=["1", "2", "3"])
+>>> project.set_overlap(2)
+>>> ana = LabelingSession(project, "ana", queue=OverlapQueue(gold_rate=0), prefetch=2)
+>>> ana.window()
+['1', '2']
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .project import Project
+    from .store import Store
+
+DEFAULT_LEASE_S = 600.0
+DEFAULT_GOLD_RATE = 0.05
+_SCAN_CHUNK = 256
+# Events after which an item this annotator had settled may need labels again.
+_REOPENING = ("retraction", "overlap", "gold")
+
+
+def check_rate(value, name: str) -> float:
+    """A share in [0, 1], or a ValueError that says so."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], e.g. 0.05 for 5 %; got {value!r}")
+    return float(value)
+
+
+def check_k(value, name: str = "k") -> int:
+    """A whole number of annotators, at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number of annotators, at least 1; got {value!r}")
+    return int(value)
+
+
+def _check_lease(lease_s) -> float:
+    if isinstance(lease_s, bool) or not isinstance(lease_s, (int, float)) or not (
+        math.isfinite(lease_s) and lease_s > 0
+    ):
+        raise ValueError(f"lease_s must be a positive number of seconds; got {lease_s!r}")
+    return float(lease_s)
+
+
+class _Leasing:
+    """Leases shared by both queues: keep one's own, renew them before they lapse."""
+
+    def __init__(self, lease_s: float):
+        self.lease_s = _check_lease(lease_s)
+
+    def _held(self, store: Store, annotator: str, now: float) -> dict[str, float]:
+        """This annotator's unexpired leases, oldest first: item → expiry."""
+        return store.held_leases(annotator, now)
+
+    def _lease_events(self, annotator: str, ids: Sequence[str], now: float) -> list[dict]:
+        return [dict(kind="assignment", item_id=i, annotator=annotator,
+                     extra={"expires": now + self.lease_s}) for i in ids]
+
+    def _renewals(self, annotator: str, held: dict[str, float], ids: Sequence[str],
+                  now: float) -> list[dict]:
+        """Leases about to lapse on items still in the window are taken again."""
+        due = [i for i in ids if held[i] - now < self.lease_s / 2]
+        return self._lease_events(annotator, due, now)
+
+
+class OverlapQueue(_Leasing):
+    """Serve each item to k annotators, blind, with the project's gold items mixed in.
+
+    Parameters
+    ----------
+    gold_rate : the share of served items that are gold, in [0, 1] (default 0.05). Each slot is
+        gold with this probability, drawn from a seeded generator, so gold items sit at random
+        positions; gold items are mixed in only while there are other items to serve.
+    lease_s : how long an item served to an annotator keeps its slot (default 600 s).
+    seed : seeds the generator (one stream per annotator, so each kernel is reproducible).
+
+    The overlap ``k`` is the project's (``project.set_overlap``), read on every call.
+
+    Examples
+    --------
+    >>> import hitl_widgets as hw                                              # doctest: +SKIP
+    >>> project.set_overlap(3)                                                 # doctest: +SKIP
+    >>> project.set_gold(["i7", "i42"], ["spam", "ham"])                       # doctest: +SKIP
+    >>> hw.Labeler(project, annotator="ana", queue=OverlapQueue(gold_rate=0.1))  # doctest: +SKIP
+    """
+
+    blind = True  # sessions send no suggestions: a model's guess may echo others' labels
+
+    def __init__(self, *, gold_rate: float = DEFAULT_GOLD_RATE, lease_s: float = DEFAULT_LEASE_S,
+                 seed: int = 0):
+        super().__init__(lease_s)
+        self.gold_rate = check_rate(gold_rate, "gold_rate")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an int; got {seed!r}")
+        self.seed = int(seed)
+        self._rngs: dict[str, np.random.Generator] = {}
+        self._cursor: dict[str, int] = {}  # per annotator: every item before this seq is settled
+        self._reopened = -1
+
+    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        """Up to ``n`` items for ``annotator``: the ones they hold first, then new slots."""
+        store, now = project.store, time.time()
+        with store.transaction():
+            self._check_reopened(store)
+            held = self._held(store, annotator, now)
+            mine = {i for i, who in store.labelers(list(held)).items() if annotator in who}
+            keep = [i for i in held if i not in exclude and i not in mine][:n]
+            taken = self._take(store, annotator, set(exclude) | set(held), n - len(keep), now)
+            store.append_many(self._renewals(annotator, held, keep, now)
+                              + self._lease_events(annotator, taken, now))
+        return keep + taken
+
+    def still_open(self, project: Project, annotator: str, item_ids: Sequence[str]) -> list[str]:
+        """Of these (skipped) items, the ones this annotator may still label; leases them."""
+        store, now = project.store, time.time()
+        with store.transaction():
+            held = self._held(store, annotator, now)
+            gold = store.latest_live("gold", item_ids)
+            state = _SlotState(store, annotator, list(item_ids), now)
+            ok = [i for i in item_ids if i in held or i in gold or state.is_open(i)]
+            store.append_many(self._lease_events(
+                annotator, [i for i in ok if i not in held or held[i] - now < self.lease_s / 2], now))
+        return ok
+
+    # -- choosing ----------------------------------------------------------------------------
+    def _take(self, store: Store, annotator: str, exclude: set[str], n: int, now: float) -> list[str]:
+        if n <= 0:
+            return []
+        rng = self._rng(annotator)
+        gold = store.latest_live("gold")
+        gold_pool = self._gold_pool(store, annotator, gold, exclude)
+        regular = self._regular(store, annotator, exclude | set(gold), now)
+        out: list[str] = []
+        while len(out) < n:
+            # One draw per slot, whatever is left, so positions do not depend on the pool.
+            if rng.random() < self.gold_rate and gold_pool:
+                out.append(gold_pool.pop(int(rng.integers(len(gold_pool)))))
+                continue
+            item = next(regular, None)
+            if item is None:
+                break
+            out.append(item)
+        return out
+
+    def _gold_pool(self, store: Store, annotator: str, gold: dict, exclude: set[str]) -> list[str]:
+        candidates = [i for i in gold if i not in exclude]
+        labeled = store.labelers(candidates)
+        return [i for i in candidates if annotator not in labeled.get(i, ())]
+
+    def _regular(self, store: Store, annotator: str, exclude: set[str], now: float) -> Iterator[str]:
+        """Open items: requested ones first, then in the order they were added."""
+        requested = list(store.request_counts())
+        state = _SlotState(store, annotator, requested, now)
+        for item_id in requested:
+            if item_id not in exclude and state.is_open(item_id):
+                yield item_id
+        yield from self._scan(store, annotator, exclude | set(requested), now)
+
+    def _scan(self, store: Store, annotator: str, exclude: set[str], now: float) -> Iterator[str]:
+        seq, leading = self._cursor.get(annotator, 0), True
+        while rows := store.item_ids_from(seq, _SCAN_CHUNK):
+            state = _SlotState(store, annotator, [i for _, i in rows], now)
+            for row_seq, item_id in rows:
+                if leading and state.is_settled(item_id, exclude):
+                    self._cursor[annotator] = row_seq + 1
+                    continue
+                leading = False
+                if item_id not in exclude and state.is_open(item_id):
+                    yield item_id
+            seq = rows[-1][0] + 1
+
+    def _check_reopened(self, store: Store) -> None:
+        latest = store.max_seq(_REOPENING)
+        if latest != self._reopened:
+            self._cursor.clear()
+            self._reopened = latest
+
+    def _rng(self, annotator: str) -> np.random.Generator:
+        if annotator not in self._rngs:
+            stream = zlib.crc32(annotator.encode())  # stable across runs, unlike hash()
+            self._rngs[annotator] = np.random.default_rng([self.seed, stream])
+        return self._rngs[annotator]
+
+
+class _SlotState:
+    """Slots on a batch of items, read inside the caller's transaction."""
+
+    def __init__(self, store: Store, annotator: str, item_ids: list[str], now: float):
+        self.annotator = annotator
+        self.default_k = store.overlap_default()
+        self.overrides = {i: e["extra"]["k"] for i, e in store.latest_live("overlap", item_ids).items()}
+        self.requests = store.request_counts(item_ids)
+        self.labelers = store.labelers(item_ids)
+        self.leases = store.leases(item_ids, now)
+
+    def needed(self, item_id: str) -> int:
+        return self.overrides.get(item_id, self.default_k) + self.requests.get(item_id, 0)
+
+    def is_open(self, item_id: str) -> bool:
+        labeled = self.labelers.get(item_id, set())
+        if self.annotator in labeled:
+            return False
+        others = {a for a in self.leases.get(item_id, ()) if a != self.annotator}
+        return len(labeled | others) < self.needed(item_id)
+
+    def is_settled(self, item_id: str, exclude: set[str]) -> bool:
+        """Nothing left for this annotator here unless a retraction or a new k reopens it."""
+        # Excluded items (gold, skipped, held, undone) reach the annotator by other paths.
+        labeled = self.labelers.get(item_id, set())
+        return (item_id in exclude or self.annotator in labeled
+                or len(labeled) >= self.needed(item_id))
+
+
+class AdjudicationQueue(_Leasing):
+    """Items flagged for adjudication, oldest flag first, for a senior annotator.
+
+    Sessions drawing from it show each item's labels from the other annotators (``others`` in
+    the item payload: this queue's sessions only) and record the adjudicator's label as a
+    ``resolution``, which settles the item. Two adjudicators in two kernels get different items.
+    Flags are refreshed from the current labels whenever new labels have arrived.
+
+    Parameters
+    ----------
+    threshold, method : passed to :func:`hitl_widgets.core.quality.flag_disagreements`.
+    lease_s : how long an item served to an adjudicator stays theirs (default 600 s).
+
+    Examples
+    --------
+    >>> hw.Labeler(project, annotator="sam", queue=project.adjudication_queue())  # doctest: +SKIP
+    """
+
+    reveals_labels = True
+    resolves = True
+
+    def __init__(self, *, threshold: float = 0.75, method: str = "majority",
+                 lease_s: float = DEFAULT_LEASE_S):
+        from .quality import check_method
+
+        super().__init__(lease_s)
+        self.threshold = check_rate(threshold, "threshold")
+        self.method = check_method(method)
+        self._seen = -1
+
+    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        """Up to ``n`` flagged, unresolved items nobody else is adjudicating."""
+        self._refresh_flags(project)
+        store, now = project.store, time.time()
+        with store.transaction():
+            pending = self._pending(store)
+            held = self._held(store, annotator, now)
+            keep = [i for i in held if i in pending and i not in exclude][:n]
+            leases = store.leases(list(pending), now)
+            free = [i for i in pending if i not in exclude and i not in held
+                    and not set(leases.get(i, ())) - {annotator}]
+            taken = free[: max(0, n - len(keep))]
+            store.append_many(self._renewals(annotator, held, keep, now)
+                              + self._lease_events(annotator, taken, now))
+        return keep + taken
+
+    def progress_counts(self, project: Project, annotator: str) -> tuple[int, int]:
+        """(flagged items resolved, flagged items) for the progress line."""
+        flagged = project.store.latest_live("flag")
+        resolved = set(project.store.latest_live("resolution")) & set(flagged)
+        return len(resolved), len(flagged)
+
+    def _pending(self, store: Store) -> list[str]:
+        flagged = store.latest_live("flag")
+        resolved = store.latest_live("resolution")
+        return [i for i in sorted(flagged, key=lambda i: flagged[i]["seq"]) if i not in resolved]
+
+    def _refresh_flags(self, project: Project) -> None:
+        from .quality import flag_disagreements
+
+        latest = project.store.max_seq(("annotation", "retraction", "overlap", "request"))
+        if latest != self._seen:
+            flag_disagreements(project, threshold=self.threshold, method=self.method)
+            self._seen = latest

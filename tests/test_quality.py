@@ -1,0 +1,352 @@
+"""The quality workflow: overlap queue, gold items, spot checks, relabel alerts, adjudication."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hitl_widgets as hw
+from hitl_widgets.core import migrations
+from hitl_widgets.core.routing import AdjudicationQueue, OverlapQueue
+from hitl_widgets.core.schema import SchemaError
+from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.store import Store
+
+LABELS = ["ham", "spam", "eggs"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = hw.Project(tmp_path / "q.hitl", labels=LABELS)
+    p.add_items([f"text {k}" for k in range(40)], id=[f"i{k:02d}" for k in range(40)])
+    yield p
+    p.close()
+
+
+def label_all(sessions: dict[str, LabelingSession], answer=lambda who, item: "ham") -> None:
+    """Round-robin: each annotator labels the first item of their window until none is left."""
+    busy = True
+    while busy:
+        busy = False
+        for who, session in sessions.items():
+            window = session.window()
+            if window:
+                session.submit(window[0], [answer(who, window[0])])
+                busy = True
+
+
+# -- overlap ------------------------------------------------------------------------------------
+def test_each_item_gets_exactly_k_annotators(project):
+    project.set_overlap(2)
+    project.set_overlap(3, item_ids=["i00", "i01"])
+    queue = OverlapQueue(gold_rate=0)
+    sessions = {a: LabelingSession(project, a, queue=queue, prefetch=3) for a in "abcd"}
+    label_all(sessions)
+    cov = project.coverage().set_index("item_id")
+    assert cov.loc[["i00", "i01"], "labeled"].tolist() == [3, 3]
+    assert (cov.drop(["i00", "i01"])["labeled"] == 2).all()
+    assert not cov["over"].any()
+    labels = project.labels()
+    assert not labels.duplicated(["item_id", "annotator"]).any()
+
+
+def test_an_item_at_k_is_not_served_and_a_lease_holds_a_slot(project):
+    project.set_overlap(1)
+    queue = OverlapQueue(gold_rate=0)
+    ana = LabelingSession(project, "ana", queue=queue, prefetch=4)
+    bob = LabelingSession(project, "bob", queue=queue, prefetch=4)
+    assert ana.window() == ["i00", "i01", "i02", "i03"]
+    assert bob.window() == ["i04", "i05", "i06", "i07"]  # ana's leases hold her items
+    assert ana.window() == ["i00", "i01", "i02", "i03"]  # and her window is stable
+
+
+def test_an_expired_lease_frees_its_slot(project):
+    project.set_overlap(1)
+    ana = LabelingSession(project, "ana", queue=OverlapQueue(gold_rate=0, lease_s=1e-6), prefetch=2)
+    bob = LabelingSession(project, "bob", queue=OverlapQueue(gold_rate=0), prefetch=2)
+    assert ana.window() == ["i00", "i01"]
+    assert bob.window() == ["i00", "i01"]
+
+
+def test_overlap_sessions_are_blind_to_suggestions_and_others_labels(project):
+    project.set_overlap(2)
+    project.suggest(["i00"], ["spam"], [0.9])
+    project.annotate("i00", "eggs", annotator="ana")
+    bob = LabelingSession(project, "bob", queue=OverlapQueue(gold_rate=0), prefetch=2)
+    payloads, _ = bob.payloads(bob.window())
+    assert payloads[0]["item_id"] == "i00"
+    assert payloads[0]["suggestion"] is None and "others" not in payloads[0]
+    assert "eggs" not in repr(payloads)
+
+
+def test_skipped_item_comes_back_only_while_it_has_a_free_slot(project):
+    project.set_overlap(1)
+    project.add_items(["x"], id=["zz"])
+    ana = LabelingSession(project, "ana", queue=OverlapQueue(gold_rate=0, lease_s=1e-6), prefetch=2)
+    for item in [f"i{k:02d}" for k in range(40)]:
+        project.annotate(item, "ham", annotator="bob")
+    assert ana.window() == ["zz"]
+    ana.skip("zz")
+    project.annotate("zz", "ham", annotator="cy")  # the slot is taken while ana had skipped it
+    assert ana.window() == []
+
+
+def test_requested_item_goes_to_another_annotator(project):
+    project.set_overlap(1)
+    label_all({"ana": LabelingSession(project, "ana", queue=OverlapQueue(gold_rate=0))})
+    project.store.append("request", "i07", extra={"reason": "spot_check", "why": "test"})
+    bob = LabelingSession(project, "bob", queue=OverlapQueue(gold_rate=0), prefetch=3)
+    ana = LabelingSession(project, "ana", queue=OverlapQueue(gold_rate=0), prefetch=3)
+    assert bob.window() == ["i07"] and ana.window() == []
+
+
+# -- gold ----------------------------------------------------------------------------------------
+def test_gold_is_mixed_in_at_the_rate_at_random_positions(tmp_path):
+    p = hw.Project(tmp_path / "g.hitl", labels=LABELS)
+    p.add_items([f"t{k}" for k in range(1200)], id=[f"j{k:04d}" for k in range(1200)])
+    gold = [f"j{k:04d}" for k in range(0, 1200, 6)]  # 200 gold items among the rest
+    p.set_gold(gold, ["ham"] * len(gold))
+    p.set_overlap(2)
+    orders = []
+    for seed in (1, 2):
+        session = LabelingSession(p, f"ann{seed}", queue=OverlapQueue(gold_rate=0.1, seed=seed),
+                                  prefetch=1)
+        served = []
+        for _ in range(600):
+            (item,) = session.window()
+            served.append(item)
+            session.submit(item, ["ham"])
+        orders.append([k for k, i in enumerate(served) if i in set(gold)])
+    for positions in orders:
+        assert 0.07 <= len(positions) / 600 <= 0.13
+    assert orders[0] != orders[1]  # positions follow the seed, not a fixed pattern
+    gaps = np.diff(orders[0])
+    assert gaps.min() >= 1 and gaps.std() > 2  # irregular spacing, not every tenth item
+
+
+def test_gold_items_are_served_once_to_every_annotator_not_capped_by_k(project):
+    project.set_overlap(1)
+    project.set_gold(["i03", "i09"], ["spam", "ham"])
+    queue = OverlapQueue(gold_rate=0.5, seed=3)
+    sessions = {a: LabelingSession(project, a, queue=queue, prefetch=2) for a in ["ana", "bob"]}
+    label_all(sessions)
+    labels = project.labels()
+    for item in ["i03", "i09"]:
+        assert sorted(labels[labels["item_id"] == item]["annotator"]) == ["ana", "bob"]
+
+
+def test_gold_accuracy_counts_and_flags(project):
+    project.set_gold([f"i{k:02d}" for k in range(10)], ["spam"] * 10)
+    for k in range(10):
+        project.annotate(f"i{k:02d}", "spam", annotator="good")
+        project.annotate(f"i{k:02d}", "spam" if k < 8 else "ham", annotator="poor")
+    project.annotate("i00", "ham", annotator="new")
+    project.annotate("i15", "ham", annotator="good")  # not gold: does not count
+    acc = project.gold_accuracy().set_index("annotator")
+    assert acc.loc["good", ["n", "correct"]].tolist() == [10, 10]
+    assert acc.loc["poor", "accuracy"] == pytest.approx(0.8) and acc.loc["poor", "flagged"]
+    assert not acc.loc["new", "flagged"]  # one item is too few to act on
+    flagged = project.flagged()
+    assert flagged["annotator"].tolist() == ["poor"]
+    assert "8 of 10 gold items right (80%)" in flagged["reason"][0]
+    assert project.flagged(threshold=0.75).empty
+
+
+def test_latest_label_counts_for_gold_and_both_are_audited(project):
+    project.set_gold(["i00"], ["spam"])
+    project.annotate("i00", "ham", annotator="ana")
+    project.annotate("i00", "spam", annotator="ana")
+    acc = project.gold_accuracy(min_count=1)
+    assert acc[["n", "correct"]].values.tolist() == [[1, 1]]
+    assert project.events().query("kind == 'annotation'")["labels"].tolist() == [["ham"], ["spam"]]
+
+
+def test_latest_gold_answer_counts_and_removal_restores_item(project):
+    project.set_gold({"i00": "spam", "i01": "ham"})
+    project.set_gold(["i00"], ["eggs"])
+    assert dict(project.gold()[["item_id", "label"]].values) == {"i00": "eggs", "i01": "ham"}
+    assert project.remove_gold(["i00"]) == 2
+    assert project.gold()["item_id"].tolist() == ["i01"]
+    assert project.remove_gold(["i00"]) == 0
+
+
+def test_gold_labels_outside_the_schema_are_refused_and_nothing_is_written(project):
+    with pytest.raises(SchemaError, match=r"item 'i01'.*Unknown label 'spma'; expected one of"):
+        project.set_gold(["i00", "i01"], ["spam", "spma"])
+    with pytest.raises(KeyError, match="Unknown item id"):
+        project.set_gold(["i00", "nope"], ["spam", "ham"])
+    with pytest.raises(ValueError, match="2 item ids and 1 labels"):
+        project.set_gold(["i00", "i01"], ["spam"])
+    with pytest.raises(ValueError, match="two gold answers"):
+        project.set_gold(["i00", "i00"], ["spam", "ham"])
+    with pytest.raises(TypeError, match="set_gold"):
+        project.set_gold(["i00"])
+    assert project.gold().empty and project.events().empty
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["i00", "i01", "i02", "zz", "", 3]),
+                          st.one_of(st.sampled_from(LABELS), st.text(max_size=4),
+                                    st.lists(st.sampled_from(LABELS), max_size=2), st.none())),
+                max_size=4))
+def test_fuzzed_gold_input_is_all_or_nothing(project, pairs):
+    before = len(project.store.events())
+    ids, labels = [i for i, _ in pairs], [lab for _, lab in pairs]
+    try:
+        project.set_gold(ids, labels)
+    except (ValueError, KeyError, TypeError, SchemaError) as exc:
+        assert str(exc)
+        assert len(project.store.events()) == before
+    else:
+        gold = project.gold().set_index("item_id")["label"]
+        for item, label in pairs:
+            if not isinstance(label, str):  # one label per item in a single-label project
+                label = label[0]
+            assert gold[str(item)] == label
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, "2", None, True, math.nan])
+def test_k_must_be_a_whole_number_of_annotators(project, k):
+    with pytest.raises(ValueError, match="whole number of annotators"):
+        project.set_overlap(k)
+    assert project.store.overlap_default() == 1
+
+
+@pytest.mark.parametrize("rate", [-0.01, 1.01, math.nan, math.inf, "0.1", None, True])
+def test_rates_must_be_in_zero_one(project, rate):
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        OverlapQueue(gold_rate=rate)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        project.spot_check(rate=rate)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        project.gold_accuracy(threshold=rate)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.floats(allow_nan=True), st.integers(-5, 5), st.text(max_size=3), st.none()))
+def test_fuzzed_rates_are_accepted_exactly_in_zero_one(project, rate):
+    ok = isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate <= 1
+    try:
+        queue = OverlapQueue(gold_rate=rate)
+    except ValueError:
+        assert not ok
+    else:
+        assert ok and queue.gold_rate == rate
+
+
+# -- spot checks and relabel alerts -------------------------------------------------------------
+def test_spot_check_is_stratified_by_label_and_goes_to_another_annotator(project):
+    for k in range(40):
+        project.annotate(f"i{k:02d}", "spam" if k < 20 else "ham", annotator="ana")
+    chosen = project.spot_check(rate=0.1, seed=0)
+    labels = project.labels().set_index("item_id")["label"]
+    assert sorted(labels[chosen].value_counts().tolist()) == [2, 2]
+    assert project.spot_check(rate=0.1, seed=0) == []  # the share is already checked
+    bob = LabelingSession(project, "bob", queue=OverlapQueue(gold_rate=0), prefetch=10)
+    assert sorted(bob.window()) == sorted(chosen)
+    ana = LabelingSession(project, "ana", queue=OverlapQueue(gold_rate=0), prefetch=10)
+    assert ana.window() == []
+
+
+def test_agreement_drop_queues_the_label_with_a_reason(project):
+    project.set_overlap(2)
+    for k in range(30):
+        item = f"i{k:02d}"
+        project.annotate(item, "spam", annotator="ana")
+        bob_says = "spam" if k < 10 or k % 3 == 0 else "eggs"  # drifts after item 10
+        project.annotate(item, bob_says, annotator="bob")
+    alerts = project.check_agreement(window=15, threshold=0.7, min_items=10)
+    by_label = {a["label"]: a for a in alerts}
+    assert set(by_label) == {"spam", "eggs"}
+    spam = by_label["spam"]
+    assert spam["agreement"] == pytest.approx(5 / 15) and spam["window"] == 15
+    assert "agreement on 'spam' fell to 33% over the last 15 items" in spam["reason"]
+    assert project.check_agreement(window=15, threshold=0.7, min_items=10) == []  # not twice
+    table = project.quality_alerts()
+    assert set(table["label"]) == {"spam", "eggs"} and (table["n_items"] > 0).all()
+    queued = set(spam["item_ids"])
+    cy = LabelingSession(project, "cy", queue=OverlapQueue(gold_rate=0), prefetch=40)
+    assert queued <= set(cy.window())
+
+
+def test_steady_agreement_raises_no_alert(project):
+    for k in range(30):
+        for who in ("ana", "bob"):
+            project.annotate(f"i{k:02d}", "spam", annotator=who)
+    assert project.check_agreement(window=20, threshold=0.7) == []
+    assert project.quality_alerts().empty
+
+
+# -- adjudication ------------------------------------------------------------------------------
+def test_adjudicator_sees_others_labels_and_resolves(project):
+    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    project.set_overlap(3)
+    votes = {"i00": ["spam", "ham", "eggs"], "i01": ["spam", "spam", "spam"],
+             "i02": ["ham", "ham", "spam"]}
+    for item, labels in votes.items():
+        for who, label in zip(["ana", "bob", "cy"], labels, strict=True):
+            project.annotate(item, label, annotator=who)
+    queue = project.adjudication_queue(threshold=0.75)
+    sam = LabelingSession(project, "sam", queue=queue, prefetch=4)
+    assert sam.window() == ["i00", "i02"]
+    payloads, _ = sam.payloads(["i00"])
+    assert sorted((o["annotator"], o["labels"][0]) for o in payloads[0]["others"]) == [
+        ("ana", "spam"), ("bob", "ham"), ("cy", "eggs")]
+    sam.submit("i00", ["spam"])
+    assert sam.window() == ["i02"]
+    assert sam.progress()["done"] == 1 and sam.progress()["total"] == 2
+    assert project.resolutions()[["item_id", "label", "annotator"]].values.tolist() == [
+        ["i00", "spam", "sam"]]
+    assert project.labels().query("annotator == 'sam'").empty  # a resolution is not a vote
+    sam.undo("i00")
+    assert sam.window()[0] == "i00" and project.resolutions().empty
+    flags = project.flags().set_index("item_id")
+    assert "below 0.75" in flags.loc["i00", "reason"]
+
+
+def test_two_adjudicators_get_different_items(project):
+    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    project.set_overlap(2)
+    for k in range(4):
+        project.annotate(f"i{k:02d}", "spam", annotator="ana")
+        project.annotate(f"i{k:02d}", "ham", annotator="bob")
+    sam = LabelingSession(project, "sam", queue=AdjudicationQueue(), prefetch=2)
+    max_ = LabelingSession(project, "max", queue=AdjudicationQueue(), prefetch=2)
+    assert sam.window() == ["i00", "i01"] and max_.window() == ["i02", "i03"]
+
+
+def test_labeling_sessions_never_show_others_labels(project):
+    project.annotate("i00", "eggs", annotator="bob")
+    ana = LabelingSession(project, "ana", prefetch=2)
+    payloads, _ = ana.payloads(ana.window())
+    assert all("others" not in p for p in payloads) and "eggs" not in repr(payloads)
+
+
+# -- the file ------------------------------------------------------------------------------------
+def test_a_version_1_file_is_migrated_with_its_log_intact(tmp_path):
+    path = tmp_path / "old.hitl"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in migrations._statements(migrations._V1):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO items(item_id, kind, text, content_hash, added_at) "
+                 "VALUES ('a', 'text', 'x', 'h', 0)")
+    conn.execute("INSERT INTO events(kind, item_id, annotator, labels, created_at) "
+                 "VALUES ('annotation', 'a', 'ana', '[\"ham\"]', 1)")
+    conn.execute("INSERT INTO events(kind, item_id, annotator, target, created_at) "
+                 "VALUES ('retraction', 'a', 'ana', 1, 2)")
+    conn.close()
+    store = Store(path)
+    assert [(e["seq"], e["kind"]) for e in store.events()] == [(1, "annotation"), (2, "retraction")]
+    assert store.append("gold", "a", labels=["ham"]) == 3
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store._conn.execute("DELETE FROM events")
+    with pytest.raises(sqlite3.IntegrityError, match="unknown event kind"):
+        store._conn.execute("INSERT INTO events(kind, item_id, created_at) VALUES ('x', 'a', 0)")
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
+    store.close()
