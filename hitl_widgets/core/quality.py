@@ -249,7 +249,20 @@ def consensus_confidence(df: pd.DataFrame, method: str = "majority") -> pd.DataF
 
 
 def _as_confidence(result: Any) -> pd.DataFrame:
-    raise NotImplementedError  # set once core.consensus lands
+    """``label`` and ``confidence`` per item from a consensus result: its ``confidence`` (the
+    winning share of a majority vote), else the largest of its ``posteriors`` (Dawid-Skene)."""
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        labels, confidence = result["label"], result.get("confidence")
+        posteriors = None
+    else:
+        labels = getattr(result, "labels", result)
+        confidence = getattr(result, "confidence", None)
+        posteriors = getattr(result, "posteriors", None)
+    if confidence is None:
+        confidence = posteriors.max(axis=1)
+    return pd.DataFrame({"label": labels, "confidence": confidence})
 
 
 def flag_disagreements(project: Project, threshold: float = 0.75,

@@ -11,7 +11,7 @@
  * @typedef {{item_id: ItemId, kind?: "text" | "image" | "record", text?: string,
  *   truncated?: {shown: number, total: number} | null, image_buffer?: number, mime?: string,
  *   image_error?: string, fields?: Record<string, unknown>, suggestion?: Suggestion | null,
- *   buffer?: DataView | ArrayBuffer}} Payload */
+ *   others?: Array<{annotator: string, labels: string[]}>, buffer?: DataView | ArrayBuffer}} Payload */
 /** @typedef {{labels?: string[], multi_label?: boolean, keys?: Record<string, string>,
  *   guidelines?: Record<string, {description?: string, examples?: string[]}>}} Schema */
 /** @typedef {{done?: number, total?: number, per_minute?: number | null, eta_seconds?: number | null}} Progress */
@@ -444,6 +444,13 @@ function render({ model, el }) {
     if (p.fields && typeof p.fields === "object") {
       itemEl.append(h("table", { class: "hitl-fields" }, ...Object.entries(p.fields).map(([name, value]) =>
         h("tr", {}, h("th", { scope: "row", dir: "auto" }, name), h("td", { dir: "auto" }, formatValue(value))))));
+    }
+    // Only an adjudication session's payloads carry the other annotators' labels.
+    if (Array.isArray(p.others)) {
+      itemEl.append(h("table", { class: "hitl-fields hitl-others" },
+        h("caption", {}, p.others.length ? "Labels from the other annotators" : "No other labels"),
+        ...p.others.map((o) => h("tr", {}, h("th", { scope: "row", dir: "auto" }, String(o?.annotator ?? "")),
+          h("td", { dir: "auto" }, (Array.isArray(o?.labels) ? o.labels : []).join(", "))))));
     }
   }
 
