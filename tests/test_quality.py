@@ -309,6 +309,35 @@ def test_adjudicator_sees_others_labels_and_resolves(project):
     assert "below 0.75" in flags.loc["i00", "reason"]
 
 
+def test_final_labels_take_the_resolution_over_the_vote(project):
+    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    project.set_overlap(2)
+    project.set_gold(["i02"], ["eggs"])
+    for item, (a, b) in {"i00": ("spam", "spam"), "i01": ("spam", "ham"),
+                         "i02": ("eggs", "eggs")}.items():
+        project.annotate(item, a, annotator="ana")
+        project.annotate(item, b, annotator="bob")
+    project.resolve("i01", "ham", annotator="sam")
+    final = project.final_labels().set_index("item_id")
+    assert final.index.tolist() == ["i00", "i01"]  # i02 is gold; unfinished items wait
+    assert final.loc["i00", ["label", "source"]].tolist() == ["spam", "majority"]
+    assert final.loc["i00", "confidence"] == pytest.approx(1.0)
+    assert final.loc["i01", ["label", "source"]].tolist() == ["ham", "resolution"]
+
+
+def test_queue_depth_counts_what_is_left(project):
+    project.set_overlap(2)
+    project.set_gold(["i39"], ["ham"])
+    project.annotate("i00", "ham", annotator="ana")
+    project.annotate("i00", "spam", annotator="ana")  # the same annotator twice counts once
+    project.annotate("i01", "ham", annotator="ana")
+    project.annotate("i01", "ham", annotator="bob")
+    project.store.append("request", "i01", extra={"reason": "spot_check", "why": "test"})
+    assert project.queue_depth() == {"items": 39, "labels": 2 * 37 + 1 + 1, "requests": 1,
+                                     "adjudication": 0}
+    assert project.coverage().set_index("item_id").loc["i00", "labeled"] == 1
+
+
 def test_two_adjudicators_get_different_items(project):
     pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
     project.set_overlap(2)

@@ -248,19 +248,25 @@ class Project:
         return tuple(labels) if self.schema.multi_label else labels[0]
 
     # -- quality --------------------------------------------------------------------------
-    # Thin doors onto core/quality.py and core/routing.py; see those modules for the details.
+    # Doors onto core/routing.py (who labels what) and core/quality.py (gold, flags, alerts).
     def set_overlap(self, k: int, item_ids: Sequence[str] | None = None) -> None:
         """How many annotators label each item: ``set_overlap(3)`` for the project,
         ``set_overlap(5, item_ids=[...])`` for some items. Read by :class:`OverlapQueue`."""
-        from . import quality
+        from . import routing
 
-        quality.set_overlap(self, k, item_ids)
+        routing.set_overlap(self, k, item_ids)
 
     def coverage(self):
         """Per item: annotators needed, annotators so far, gold, over its k (a DataFrame)."""
-        from . import quality
+        from . import routing
 
-        return quality.coverage(self)
+        return routing.coverage(self)
+
+    def queue_depth(self) -> dict[str, int]:
+        """What is left: items and labels still needed, open requests, items to adjudicate."""
+        from . import routing
+
+        return routing.queue_depth(self)
 
     def set_gold(self, item_ids, labels=None) -> list[int]:
         """Mark items with known answers: ``set_gold(["i1", "i2"], ["spam", "ham"])`` or
@@ -335,6 +341,13 @@ class Project:
         from . import quality
 
         return quality.resolutions(self)
+
+    def final_labels(self, method: str = "majority"):
+        """One label per finished item: the adjudicator's where there is one, else the
+        consensus (``method``: ``"majority"`` or ``"dawid_skene"``), with its confidence."""
+        from . import quality
+
+        return quality.final_labels(self, method)
 
     def spot_check(self, rate: float = 0.05, seed: int = 0) -> list[str]:
         """Send ``rate`` of the finished items (per label) back for one more annotator."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .routing import check_k, check_rate
+from .routing import _known_ids, check_rate, needed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,48 +49,6 @@ def _check_count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
     return int(value)
-
-
-# -- overlap ------------------------------------------------------------------------------------
-def set_overlap(project: Project, k: int, item_ids: Sequence[str] | None = None) -> None:
-    """Set how many annotators label each item: the project's default, or these items' own."""
-    k = check_k(k)
-    if item_ids is None:
-        project.store.set_meta("overlap", k)
-        return
-    ids = _known_ids(project, item_ids)
-    project.store.append_many([dict(kind="overlap", item_id=i, extra={"k": k}) for i in ids])
-
-
-def coverage(project: Project) -> pd.DataFrame:
-    """Per item: the annotators it needs, how many labeled it, and whether it went over.
-
-    ``needed`` is k (the item's own or the project's) plus its open spot-check or relabel
-    requests. ``over`` is True for an item with more annotators than it needed: possible only
-    through a lapsed lease or a label written outside the overlap queue.
-    """
-    import pandas as pd
-
-    ids = [r["item_id"] for r in project.store.items_table()]
-    needed = _needed(project, ids)
-    labeled = project.store.labelers(ids)
-    gold = project.store.latest_live("gold")
-    df = pd.DataFrame({
-        "item_id": ids,
-        "needed": [needed[i] for i in ids],
-        "labeled": [len(labeled.get(i, ())) for i in ids],
-        "gold": [i in gold for i in ids],
-    })
-    df["over"] = ~df["gold"] & (df["labeled"] > df["needed"])
-    return df
-
-
-def _needed(project: Project, ids: Sequence[str], requests: bool = True) -> dict[str, int]:
-    store = project.store
-    default = store.overlap_default()
-    overrides = {i: e["extra"]["k"] for i, e in store.latest_live("overlap").items()}
-    requests = store.request_counts() if requests else {}
-    return {i: overrides.get(i, default) + requests.get(i, 0) for i in ids}
 
 
 # -- gold -----------------------------------------------------------------------------------------
@@ -135,20 +93,6 @@ def _validate_gold(project: Project, item_id: str, label: Any) -> tuple[str, ...
         return project.schema.validate(label)
     except SchemaError as exc:
         raise SchemaError(f"Gold answer for item {item_id!r}: {exc}") from None
-
-
-def _known_ids(project: Project, item_ids: Sequence[Any]) -> list[str]:
-    ids = [str(i) if isinstance(i, (int, np.integer)) and not isinstance(i, bool) else i
-           for i in item_ids]
-    bad = [i for i in ids if not isinstance(i, str)]
-    if bad:
-        raise TypeError(f"Item ids are strings; got {bad[:3]!r}")
-    known = project.store.get_items(sorted(set(ids)))
-    missing = [i for i in dict.fromkeys(ids) if i not in known]
-    if missing:
-        raise KeyError(f"Unknown item id(s) {missing[:5]!r} ({len(missing)} in all); nothing was "
-                       "written. Add them first with project.add_items(...)")
-    return ids
 
 
 def remove_gold(project: Project, item_ids: Sequence[str]) -> int:
@@ -221,8 +165,8 @@ def finished_labels(project: Project, requests: bool = True) -> pd.DataFrame:
     for r in rows:
         if r["item_id"] not in gold_ids:
             per_item.setdefault(r["item_id"], []).append(r)
-    needed = _needed(project, list(per_item), requests)
-    done = [r for i, rs in per_item.items() if len(rs) >= needed[i] for r in rs]
+    need = needed(project, list(per_item), requests)
+    done = [r for i, rs in per_item.items() if len(rs) >= need[i] for r in rs]
     return pd.DataFrame({
         "item": [r["item_id"] for r in done],
         "annotator": [r["annotator"] for r in done],
@@ -328,6 +272,29 @@ def resolutions(project: Project) -> pd.DataFrame:
         "annotator": [r["annotator"] for r in rows],
         "resolved_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
     })
+
+
+def final_labels(project: Project, method: str = "majority") -> pd.DataFrame:
+    """One label per finished item: the adjudicator's where there is one, else the consensus.
+
+    Columns: item_id, label, source (``resolution`` or the method), confidence (None for a
+    resolution). Gold items are left out: their answer is ``project.gold()``.
+    """
+    import pandas as pd
+
+    df = finished_labels(project)
+    conf = consensus_confidence(df, method) if not df.empty else pd.DataFrame(
+        columns=["label", "confidence"])
+    resolved = {i: r["labels"] for i, r in project.store.latest_live("resolution").items()}
+    out = pd.DataFrame({"item_id": conf.index.astype(str), "label": list(conf["label"]),
+                        "source": method, "confidence": conf["confidence"].astype(float).values})
+    out = out[~out["item_id"].isin(resolved)]
+    gold_ids = set(project.store.latest_live("gold"))
+    extra = pd.DataFrame({"item_id": list(resolved),
+                          "label": [_category(project, lab) for lab in resolved.values()],
+                          "source": "resolution", "confidence": None})
+    out = pd.concat([out, extra[~extra["item_id"].isin(gold_ids)]], ignore_index=True)
+    return out.sort_values("item_id").reset_index(drop=True)
 
 
 # -- spot checks and relabel alerts --------------------------------------------------------------

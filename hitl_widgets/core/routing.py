@@ -37,11 +37,13 @@ import math
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .project import Project
     from .store import Store
 
@@ -72,6 +74,76 @@ def _check_lease(lease_s) -> float:
     ):
         raise ValueError(f"lease_s must be a positive number of seconds; got {lease_s!r}")
     return float(lease_s)
+
+
+# -- the overlap policy -------------------------------------------------------------------
+def set_overlap(project: Project, k: int, item_ids: Sequence[str] | None = None) -> None:
+    """Set how many annotators label each item: the project's default, or these items' own."""
+    k = check_k(k)
+    if item_ids is None:
+        project.store.set_meta("overlap", k)
+        return
+    ids = _known_ids(project, item_ids)
+    project.store.append_many([dict(kind="overlap", item_id=i, extra={"k": k}) for i in ids])
+
+
+def coverage(project: Project) -> pd.DataFrame:
+    """Per item: the annotators it needs, how many labeled it, and whether it went over.
+
+    ``needed`` is k (the item's own or the project's) plus its open spot-check or relabel
+    requests. ``over`` is True for an item with more annotators than it needed: possible only
+    through a lapsed lease or a label written outside the overlap queue.
+    """
+    import pandas as pd
+
+    ids = [r["item_id"] for r in project.store.items_table()]
+    need = needed(project, ids)
+    labeled = project.store.labelers(ids)
+    gold = project.store.latest_live("gold")
+    df = pd.DataFrame({
+        "item_id": ids,
+        "needed": [need[i] for i in ids],
+        "labeled": [len(labeled.get(i, ())) for i in ids],
+        "gold": [i in gold for i in ids],
+    })
+    df["over"] = ~df["gold"] & (df["labeled"] > df["needed"])
+    return df
+
+
+def queue_depth(project: Project) -> dict[str, int]:
+    """What is left: items still short of annotators, the labels they need, open requests
+    (spot checks, relabels), and flagged items not yet adjudicated."""
+    cov = coverage(project)
+    regular = cov[~cov["gold"]]
+    short = (regular["needed"] - regular["labeled"]).clip(lower=0)
+    flagged = project.store.latest_live("flag")
+    resolved = project.store.latest_live("resolution")
+    return {"items": int((short > 0).sum()), "labels": int(short.sum()),
+            "requests": len(project.store.request_counts()),
+            "adjudication": len(set(flagged) - set(resolved))}
+
+
+def needed(project: Project, ids: Sequence[str], requests: bool = True) -> dict[str, int]:
+    store = project.store
+    default = store.overlap_default()
+    overrides = {i: e["extra"]["k"] for i, e in store.latest_live("overlap").items()}
+    requests = store.request_counts() if requests else {}
+    return {i: overrides.get(i, default) + requests.get(i, 0) for i in ids}
+
+
+def _known_ids(project: Project, item_ids: Sequence[Any]) -> list[str]:
+    ids = [str(i) if isinstance(i, (int, np.integer)) and not isinstance(i, bool) else i
+           for i in item_ids]
+    bad = [i for i in ids if not isinstance(i, str)]
+    if bad:
+        raise TypeError(f"Item ids are strings; got {bad[:3]!r}")
+    known = project.store.get_items(sorted(set(ids)))
+    missing = [i for i in dict.fromkeys(ids) if i not in known]
+    if missing:
+        raise KeyError(f"Unknown item id(s) {missing[:5]!r} ({len(missing)} in all); nothing was "
+                       "written. Add them first with project.add_items(...)")
+    return ids
+
 
 
 class _Leasing:
@@ -305,5 +377,5 @@ class AdjudicationQueue(_Leasing):
 
         latest = project.store.max_seq(("annotation", "retraction", "overlap", "request"))
         if latest != self._seen:
+            self._seen = latest  # first: listeners of the new flags may ask for a window again
             flag_disagreements(project, threshold=self.threshold, method=self.method)
-            self._seen = latest

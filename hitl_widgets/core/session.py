@@ -223,11 +223,13 @@ class LabelingSession:
 
     def _others(self, item_ids: list[str]) -> dict[str, list[dict]]:
         """The other annotators' current labels on these items, for an adjudicator."""
-        wanted, out = set(item_ids), {}
-        for r in self.project.store.current_labels():
-            if r["item_id"] in wanted and r["annotator"] != self.annotator:
-                out.setdefault(r["item_id"], []).append(
-                    {"annotator": r["annotator"], "labels": r["labels"]})
+        latest: dict[tuple[str, str], dict] = {}  # live_events is oldest first: latest wins
+        for r in self.project.store.live_events(["annotation"], item_ids):
+            if r["annotator"] != self.annotator:
+                latest[(r["item_id"], r["annotator"])] = r
+        out: dict[str, list[dict]] = {}
+        for r in sorted(latest.values(), key=lambda r: r["seq"]):
+            out.setdefault(r["item_id"], []).append({"annotator": r["annotator"], "labels": r["labels"]})
         return out
 
     def _drop_front(self, item_id: str) -> None:
