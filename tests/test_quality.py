@@ -129,6 +129,22 @@ def test_gold_is_mixed_in_at_the_rate_at_random_positions(tmp_path):
     assert gaps.min() >= 1 and gaps.std() > 2  # irregular spacing, not every tenth item
 
 
+def test_the_same_seed_serves_the_same_order(tmp_path):
+    orders = []
+    for name in ("one", "two"):
+        p = hw.Project(tmp_path / f"{name}.hitl", labels=LABELS)
+        p.add_items([f"t{k}" for k in range(200)], id=[f"j{k:03d}" for k in range(200)])
+        p.set_gold({f"j{k:03d}": "ham" for k in range(0, 200, 5)})
+        session = LabelingSession(p, "ana", queue=OverlapQueue(gold_rate=0.2, seed=4), prefetch=2)
+        served = []
+        while window := session.window():
+            served.append(window[0])
+            session.submit(window[0], ["ham"])
+        orders.append(served)
+        p.close()
+    assert orders[0] == orders[1] and len(orders[0]) > 150
+
+
 def test_gold_items_are_served_once_to_every_annotator_not_capped_by_k(project):
     project.set_overlap(1)
     project.set_gold(["i03", "i09"], ["spam", "ham"])

@@ -200,6 +200,7 @@ class OverlapQueue(_Leasing):
         self._rngs: dict[str, np.random.Generator] = {}
         self._cursor: dict[str, int] = {}  # per annotator: every item before this seq is settled
         self._reopened = -1
+        self._gold_cache: tuple[int, set[str]] = (-1, set())
 
     def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
         """Up to ``n`` items for ``annotator``: the ones they hold first, then new slots."""
@@ -207,7 +208,7 @@ class OverlapQueue(_Leasing):
         with store.transaction():
             self._check_reopened(store)
             held = self._held(store, annotator, now)
-            mine = {i for i, who in store.labelers(list(held)).items() if annotator in who}
+            mine = store.labeled_by(annotator, list(held))
             keep = [i for i in held if i not in exclude and i not in mine][:n]
             taken = self._take(store, annotator, set(exclude) | set(held), n - len(keep), now)
             store.append_many(self._renewals(annotator, held, keep, now)
@@ -231,7 +232,7 @@ class OverlapQueue(_Leasing):
         if n <= 0:
             return []
         rng = self._rng(annotator)
-        gold = store.latest_live("gold")
+        gold = self._gold(store)
         gold_pool = self._gold_pool(store, annotator, gold, exclude)
         regular = self._regular(store, annotator, exclude | set(gold), now)
         out: list[str] = []
@@ -246,10 +247,17 @@ class OverlapQueue(_Leasing):
             out.append(item)
         return out
 
-    def _gold_pool(self, store: Store, annotator: str, gold: dict, exclude: set[str]) -> list[str]:
-        candidates = [i for i in gold if i not in exclude]
-        labeled = store.labelers(candidates)
-        return [i for i in candidates if annotator not in labeled.get(i, ())]
+    def _gold_pool(self, store: Store, annotator: str, gold: set[str], exclude: set[str]) -> list[str]:
+        candidates = [i for i in sorted(gold) if i not in exclude]  # sorted: seeded picks repeat
+        labeled = store.labeled_by(annotator, candidates)
+        return [i for i in candidates if i not in labeled]
+
+    def _gold(self, store: Store) -> set[str]:
+        """The gold item ids, read again only when gold was set or something retracted."""
+        version = store.max_seq(("gold", "retraction"))
+        if self._gold_cache[0] != version:
+            self._gold_cache = (version, set(store.latest_live("gold")))
+        return self._gold_cache[1]
 
     def _regular(self, store: Store, annotator: str, exclude: set[str], now: float) -> Iterator[str]:
         """Open items: requested ones first, then in the order they were added."""

@@ -323,6 +323,16 @@ class Store:
                 out.setdefault(item_id, set()).add(annotator)
         return out
 
+    def labeled_by(self, annotator: str, item_ids: Sequence[str]) -> set[str]:
+        """Which of these items the annotator holds a live annotation on."""
+        out: set[str] = set()
+        for chunk in _chunks(list(item_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self._query(
+                f"SELECT DISTINCT e.item_id FROM events e WHERE e.annotator = ? AND "
+                f"e.kind = 'annotation' AND e.item_id IN ({marks}) AND {_LIVE}", [annotator, *chunk]))
+        return out
+
     def leases(self, item_ids: Sequence[str], now: float) -> dict[str, dict[str, float]]:
         """Unexpired assignments on these items: item → {annotator: expiry time}."""
         out: dict[str, dict[str, float]] = {}
