@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -395,3 +397,54 @@ def test_a_version_1_file_is_migrated_with_its_log_intact(tmp_path):
         store._conn.execute("INSERT INTO events(kind, item_id, created_at) VALUES ('x', 'a', 0)")
     assert store._conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
     store.close()
+
+
+# -- real crowd data -------------------------------------------------------------------------------
+SNOW2008 = Path(os.environ.get("HITL_DATASETS", Path(__file__).parents[1] / ".." / "shared" / "datasets"))
+SNOW2008 = SNOW2008 / "snow2008" / "rte.standardized.tsv"
+
+
+@pytest.fixture(scope="module")
+def rte(tmp_path_factory):
+    """Snow et al. (2008) RTE: 800 items, 10 Mechanical Turk labels each, expert gold."""
+    if not SNOW2008.exists():
+        pytest.skip(f"{SNOW2008} is absent (the shared data sets are not in a fresh clone)")
+    import pandas as pd
+
+    df = pd.read_csv(SNOW2008, sep="\t", dtype=str).rename(
+        columns={"!amt_worker_ids": "worker", "orig_id": "item"})
+    p = hw.Project(tmp_path_factory.mktemp("rte") / "rte.hitl", labels=["0", "1"])
+    items = sorted(df["item"].unique())
+    p.add_items([f"RTE pair {i}" for i in items], id=items)
+    p.set_overlap(10)
+    p.store.append_many(dict(kind="annotation", item_id=r.item, annotator=r.worker,
+                             labels=[r.response], source="human") for r in df.itertuples())
+    yield p, df
+    p.close()
+
+
+def test_gold_accuracy_on_snow2008_rte_matches_a_direct_count(rte):
+    project, df = rte
+    gold = df.drop_duplicates("item").set_index("item")["gold"].iloc[::2]  # half the items
+    project.set_gold(gold.index.tolist(), gold.tolist())
+    try:
+        on_gold = df[df["item"].isin(gold.index)]
+        expected = on_gold.assign(ok=on_gold["response"] == on_gold["gold"]).groupby("worker")["ok"]
+        got = project.gold_accuracy(threshold=0.85, min_count=5).set_index("annotator")
+        assert sorted(got.index) == sorted(expected.groups)
+        assert (got["n"] == expected.size().reindex(got.index)).all()
+        assert (got["correct"] == expected.sum().reindex(got.index)).all()
+        flagged = (expected.size() >= 5) & (expected.mean() < 0.85)
+        assert sorted(project.flagged()["annotator"]) == sorted(flagged[flagged].index)
+        assert 0 < len(project.flagged()) < len(got)
+    finally:
+        project.remove_gold(gold.index.tolist())
+
+
+def test_majority_flags_on_snow2008_rte_match_the_vote_shares(rte):
+    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    project, df = rte
+    flagged = set(project.flag_disagreements(threshold=0.7))
+    share = df.groupby("item")["response"].agg(lambda s: s.value_counts(normalize=True).iloc[0])
+    assert flagged == set(share[share < 0.7].index)
+    assert 50 < len(flagged) < 400
