@@ -292,6 +292,48 @@ def test_agreement_drop_queues_the_label_with_a_reason(project):
     assert queued <= set(cy.window())
 
 
+def test_agreement_drop_in_a_meta_slice_queues_that_slice(tmp_path):
+    import pandas as pd
+
+    p = hw.Project(tmp_path / "s.hitl", labels=LABELS)
+    df = pd.DataFrame({"text": [f"t{k}" for k in range(40)], "id": [f"s{k:02d}" for k in range(40)],
+                       "source": ["web" if k % 2 else "mail" for k in range(40)]})
+    p.add_items(df, text="text", id="id", meta=["source"])
+    for k in range(40):
+        p.annotate(f"s{k:02d}", "spam", annotator="ana")
+        p.annotate(f"s{k:02d}", "ham" if k % 2 and k % 5 else "spam", annotator="bob")  # web drifts
+    (alert,) = p.check_agreement(window=20, threshold=0.7, by="source")
+    assert alert["label"] == "source=web" and alert["agreement"] == pytest.approx(4 / 20)
+    assert "agreement on items with source=web fell to 20%" in alert["reason"]
+    assert all(int(i[1:]) % 2 for i in alert["item_ids"])
+    with pytest.raises(ValueError, match="by must name"):
+        p.check_agreement(by="")
+    p.close()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"window": 0}, "window must be a whole number"), ({"min_items": 2.5}, "min_items"),
+    ({"threshold": 2}, r"in \[0, 1\]"), ({"by": 3}, "by must name")])
+def test_check_agreement_refuses_bad_settings(project, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        project.check_agreement(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"lease_s": 0}, "lease_s"), ({"lease_s": math.inf}, "lease_s"), ({"seed": 1.5}, "seed"),
+    ({"gold_rate": 1.5}, "gold_rate")])
+def test_overlap_queue_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        OverlapQueue(**kwargs)
+
+
+def test_adjudication_queue_refuses_bad_settings():
+    with pytest.raises(ValueError, match="Unknown consensus method 'vote'"):
+        AdjudicationQueue(method="vote")
+    with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\]"):
+        AdjudicationQueue(threshold=-1)
+
+
 def test_steady_agreement_raises_no_alert(project):
     for k in range(30):
         for who in ("ana", "bob"):

@@ -356,12 +356,12 @@ class Project:
         return quality.spot_check(self, rate, seed)
 
     def check_agreement(self, window: int = 50, threshold: float = 0.7,
-                        min_items: int = 10) -> list[dict]:
-        """Queue items for relabeling where a label's recent agreement fell below
-        ``threshold``; the reasons are kept (see :meth:`quality_alerts`)."""
+                        min_items: int = 10, by: str | None = None) -> list[dict]:
+        """Queue items for relabeling where a label's (or, with ``by``, a meta slice's) recent
+        agreement fell below ``threshold``; the reasons are kept (see :meth:`quality_alerts`)."""
         from . import quality
 
-        return quality.check_agreement(self, window, threshold, min_items)
+        return quality.check_agreement(self, window, threshold, min_items, by)
 
     def quality_alerts(self):
         """Relabel alerts with their reasons, as a DataFrame."""

@@ -328,18 +328,23 @@ def spot_check(project: Project, rate: float = 0.05, seed: int = 0) -> list[str]
 
 
 def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
-                    min_items: int = 10) -> list[dict]:
-    """Alert on labels whose recent agreement fell below ``threshold``; queue their items.
+                    min_items: int = 10, by: str | None = None) -> list[dict]:
+    """Alert on labels (or slices) whose recent agreement fell below ``threshold``; queue
+    their items for relabeling.
 
     For each label, the last ``window`` items with two or more labels where someone chose it;
-    agreement is the share of them where every annotator chose it. Below ``threshold`` (on at
-    least ``min_items`` items), the disagreeing items in that window get one more label each
-    (a ``relabel`` request carrying the reason). Returns the new alerts; an alert is raised
-    only when it queues at least one item not already queued.
+    agreement is the share of them where every annotator chose it. With ``by``, a key of the
+    items' ``meta`` or ``fields`` (e.g. ``by="source"``), each value of it is a slice instead,
+    and agreement is the share of its last ``window`` items where all annotators gave the same
+    label. Below ``threshold`` (on at least ``min_items`` items), the disagreeing items in that
+    window get one more label each (a ``relabel`` request carrying the reason). Returns the new
+    alerts; an alert is raised only when it names an item it has not named before.
     """
     window, min_items = _check_count(window, "window"), _check_count(min_items, "min_items")
     threshold = check_rate(threshold, "threshold")
-    windows = _label_windows(project, window)
+    if by is not None and (not isinstance(by, str) or not by):
+        raise ValueError(f"by must name a meta or fields key of the items, e.g. by='source'; got {by!r}")
+    windows = _label_windows(project, window) if by is None else _slice_windows(project, window, by)
     relabels = [e for e in project.store.live_events(["request"])
                 if e["extra"].get("reason") == "relabel"]
     queued = {e["item_id"] for e in relabels}  # one more label each, whichever alert asked
@@ -353,9 +358,10 @@ def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
                 if not ok and i not in resolved and (i, label) not in covered]
         if n < min_items or share >= threshold or not todo:
             continue
+        what = f"'{label}'" if by is None else f"items with {label}"
         alert = {"alert_id": uuid.uuid4().hex[:12], "label": label, "agreement": share,
                  "window": n, "threshold": threshold, "created_at": time.time(),
-                 "reason": f"agreement on '{label}' fell to {share:.0%} over the last {n} items "
+                 "reason": f"agreement on {what} fell to {share:.0%} over the last {n} items "
                            f"(target {threshold:.0%}); {len(todo)} items queued for relabeling",
                  "item_ids": todo}
         alerts.append(alert)
@@ -371,16 +377,37 @@ def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
     return alerts
 
 
-def _label_windows(project: Project, window: int) -> dict[str, tuple[list[bool], list[str]]]:
-    """Per label: (all chose it?, item) for its last ``window`` multiply-labeled items."""
+def _multi_labeled(project: Project) -> list[tuple[str, list[dict]]]:
+    """Non-gold items with two or more current labels, in the order they got their last."""
     gold_ids = set(project.store.latest_live("gold"))
     per_item: dict[str, list[dict]] = {}
     for r in project.store.current_labels():
         if r["item_id"] not in gold_ids:
             per_item.setdefault(r["item_id"], []).append(r)
     multi = [(max(r["seq"] for r in rs), i, rs) for i, rs in per_item.items() if len(rs) >= 2]
+    return [(i, rs) for _, i, rs in sorted(multi)]
+
+
+def _slice_windows(project: Project, window: int, by: str) -> dict[str, tuple[list[bool], list[str]]]:
+    """Per value of ``by``: (all gave the same label?, item) for its last ``window`` items."""
+    multi = _multi_labeled(project)
+    records = project.store.get_items([i for i, _ in multi])
     out: dict[str, tuple[list[bool], list[str]]] = {}
-    for _, item_id, rs in sorted(multi):
+    for item_id, rs in multi:
+        record = records[item_id]
+        value = record.meta.get(by, record.fields.get(by))
+        if value is None:
+            continue
+        agree, items = out.setdefault(f"{by}={value}", ([], []))
+        agree.append(len({tuple(r["labels"]) for r in rs}) == 1)
+        items.append(item_id)
+    return {key: (a[-window:], i[-window:]) for key, (a, i) in sorted(out.items())}
+
+
+def _label_windows(project: Project, window: int) -> dict[str, tuple[list[bool], list[str]]]:
+    """Per label: (all chose it?, item) for its last ``window`` multiply-labeled items."""
+    out: dict[str, tuple[list[bool], list[str]]] = {}
+    for item_id, rs in _multi_labeled(project):
         for label in {lab for r in rs for lab in r["labels"]}:
             agree, items = out.setdefault(label, ([], []))
             agree.append(all(label in r["labels"] for r in rs))
