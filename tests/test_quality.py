@@ -398,6 +398,40 @@ def test_queue_depth_counts_what_is_left(project):
     assert project.coverage().set_index("item_id").loc["i00", "labeled"] == 1
 
 
+def test_adjudicator_labeler_sends_others_and_its_submit_resolves(project):
+    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    project.set_overlap(2)
+    project.annotate("i00", "spam", annotator="ana")
+    project.annotate("i00", "ham", annotator="bob")
+    sent = []
+    sam = hw.Labeler(project, annotator="sam", queue=project.adjudication_queue())
+    sam.send = lambda content, buffers=None: sent.append(content)
+    sam._dispatch(sam, {"type": "fetch", "item_ids": ["i00"]}, [])
+    (payload,) = sent[-1]["items"]
+    assert sorted(o["annotator"] for o in payload["others"]) == ["ana", "bob"]
+    sam._dispatch(sam, {"type": "submit", "item_id": "i00", "labels": ["ham"], "client_seq": 1}, [])
+    assert [m["client_seq"] for m in sent if m["type"] == "ack"] == [1]
+    assert sam.window == [] and sam.progress["done"] == 1
+    assert project.resolutions()["label"].tolist() == ["ham"]
+    sam.close()
+
+
+def test_dawid_skene_flags_only_contested_items(project):
+    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    project.set_overlap(3)
+    rng = np.random.default_rng(0)
+    contested = set()
+    for k in range(40):
+        item, truth = f"i{k:02d}", LABELS[k % 3]
+        votes = [truth if rng.random() < 0.85 else LABELS[(k + 1) % 3] for _ in range(3)]
+        if len(set(votes)) > 1:
+            contested.add(item)
+        for who, label in zip(["ana", "bob", "cy"], votes, strict=True):
+            project.annotate(item, label, annotator=who)
+    flagged = set(project.flag_disagreements(threshold=0.9, method="dawid_skene"))
+    assert flagged and flagged <= contested
+
+
 def test_two_adjudicators_get_different_items(project):
     pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
     project.set_overlap(2)
