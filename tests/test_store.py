@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hitl_widgets.core import migrations
 from hitl_widgets.core.project import Project
 from hitl_widgets.core.store import Store, StoreError
 
@@ -170,7 +171,7 @@ def test_fresh_process_sees_every_acknowledged_label(project):
 
 def test_schema_version_and_wal_are_set(project):
     conn = sqlite3.connect(project.path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 
