@@ -75,35 +75,187 @@ def entropy(proba):
 SCORERS = {"least_confidence": least_confidence, "margin": margin, "entropy": entropy}
 
 
-def rank(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0) -> np.ndarray:
+def rank(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0,
+         exclude=None) -> np.ndarray:
     """Indices of the ``n`` items to ask about first, best first.
 
-    Ties are broken at random by ``rng`` (so a seed gives one order); ``explore`` is the share of
-    the ``n`` picks drawn uniformly from the rest of the pool instead of by score.
+    The order is (score descending, tie key ascending), where the tie key of item ``i`` is a
+    64-bit hash of ``i`` mixed with one number drawn from ``rng``: equal scores come out in a
+    random order that a seed repeats. :func:`rank_reference` sorts the whole pool by that rule;
+    ``rank`` gives the same answer without sorting it (a threshold from a strided sample, then
+    a sort of the few items above it), so 1M scores take about a millisecond for n = 1..100.
+
+    ``explore`` is the share of the ``n`` picks drawn uniformly from the rest of the pool instead
+    of by score; ``exclude`` (a boolean mask or an index array, e.g. the items already labeled)
+    is never picked. Scores may be numpy or torch (on any device).
 
     >>> rank(np.array([0.1, 0.9, 0.5]), 2, np.random.default_rng(0)).tolist()
     [1, 2]
+    >>> rank(np.array([0.1, 0.9, 0.5]), 2, np.random.default_rng(0), exclude=[1]).tolist()
+    [2, 0]
     """
+    n_top, n_random, salt = _rank_setup(rng, explore, n)
+    if _is_device_tensor(scores):
+        cand, cand_scores, excluded, size = _device_candidates(scores, n_top, exclude)
+    else:
+        values = _checked_scores(scores)
+        size = values.size
+        excluded = _exclude_mask(exclude, size)
+        cand, cand_scores = _candidates(values, excluded, n_top)
+    n_avail = size - (int(excluded.sum()) if excluded is not None else 0)
+    n_top, n_random = _fit_counts(n_top, n_random, n_avail)
+    order = np.lexsort((_tie_keys(cand, salt), -cand_scores))
+    top = cand[order[:n_top]]
+    if n_random:
+        top = np.concatenate([top, _explore_picks(rng, size, excluded, top, n_random, n_avail)])
+    return top.astype(np.intp, copy=False)
+
+
+def rank_reference(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0,
+                   exclude=None) -> np.ndarray:
+    """:func:`rank` by a full sort of the pool: the rule written out, for tests and checks.
+
+    >>> s = np.array([0.5, 0.5, 0.5, 0.9])
+    >>> rank_reference(s, 3, np.random.default_rng(7)).tolist()
+    [3, 2, 0]
+    >>> rank(s, 3, np.random.default_rng(7)).tolist()
+    [3, 2, 0]
+    """
+    n_top, n_random, salt = _rank_setup(rng, explore, n)
+    values = _checked_scores(scores)
+    excluded = _exclude_mask(exclude, values.size)
+    idx = np.arange(values.size) if excluded is None else np.flatnonzero(~excluded)
+    n_top, n_random = _fit_counts(n_top, n_random, idx.size)
+    ordered = idx[np.lexsort((_tie_keys(idx, salt), -values[idx]))]
+    top = ordered[:n_top]
+    if n_random:
+        top = np.concatenate([top, _explore_picks(rng, values.size, excluded, top, n_random,
+                                                  idx.size)])
+    return top.astype(np.intp, copy=False)
+
+
+def _rank_setup(rng, explore: float, n: int) -> tuple[int, int, np.uint64]:
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rank needs a numpy Generator, e.g. np.random.default_rng(0)")
     if not 0.0 <= explore <= 1.0:
         raise ValueError(f"explore is a share of the picks, between 0 and 1; got {explore}")
-    scores = _to_numpy(scores).astype(np.float64, copy=False)
-    if scores.ndim != 1:
-        raise ValueError(f"scores must be 1-D, got shape {scores.shape}")
-    if np.isnan(scores).any():
-        raise ValueError("scores contain NaN; check the model's probabilities")
-    n = max(0, min(int(n), scores.size))
+    n = max(0, int(n))
     n_random = int(round(n * explore))
-    n_top = n - n_random
-    # Random tie-break: sort by (score desc, random key).
-    tiebreak = rng.random(scores.size)
-    order = np.lexsort((tiebreak, -scores))
-    top = order[:n_top]
-    if n_random:
-        rest = order[n_top:]
-        top = np.concatenate([top, rng.choice(rest, size=n_random, replace=False)])
-    return top
+    # One draw per call whatever the pool size: the tie keys are hashes of (index, salt).
+    salt = np.uint64(rng.integers(0, 2**63))
+    return n - n_random, n_random, salt
+
+
+def _fit_counts(n_top: int, n_random: int, n_avail: int) -> tuple[int, int]:
+    n_top = min(n_top, n_avail)
+    return n_top, min(n_random, n_avail - n_top)
+
+
+def _checked_scores(scores) -> np.ndarray:
+    values = _to_numpy(scores)
+    if values.dtype.kind not in "fc":
+        values = values.astype(np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got shape {values.shape}")
+    if np.isnan(values).any():
+        raise ValueError("scores contain NaN; check the model's probabilities")
+    return values
+
+
+def _exclude_mask(exclude, size: int) -> np.ndarray | None:
+    """A boolean mask of the items not to pick, or None when nothing is excluded."""
+    if exclude is None:
+        return None
+    ex = _to_numpy(exclude)
+    if ex.dtype == bool:
+        if ex.shape != (size,):
+            raise ValueError(f"exclude mask has shape {ex.shape}; the pool has {size} items")
+        return ex
+    ex = np.asarray(ex, dtype=np.int64).ravel()
+    if ex.size and (ex.min() < -size or ex.max() >= size):
+        raise ValueError(f"exclude holds indices outside the pool of {size} items")
+    mask = np.zeros(size, dtype=bool)
+    mask[ex] = True
+    return mask
+
+
+def _candidates(values: np.ndarray, excluded, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every item whose score could be among the best ``n`` (all ties at the edge included)."""
+    if excluded is not None:
+        values = np.where(excluded, -np.inf, values)
+    size = values.size
+    if n <= 0 or size == 0:
+        return np.zeros(0, np.intp), values[:0]
+    step = size // max(4096, 32 * n)
+    if step >= 4:
+        # The n-th best of a sample is <= the n-th best of the pool, so keeping everything at
+        # or above it keeps the true top n; with a sample of 32n the kept set is ~size/32.
+        sample = values[::step]
+        threshold = np.partition(sample, sample.size - n)[sample.size - n]
+        cand = np.flatnonzero(values >= threshold)
+    else:
+        cand = np.arange(size)
+    if excluded is not None:
+        cand = cand[~excluded[cand]]
+    return cand, values[cand]
+
+
+def _device_candidates(scores, n: int, exclude):
+    """:func:`_candidates` for a tensor on a GPU: threshold with ``torch.topk`` there."""
+    import torch
+
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got shape {tuple(scores.shape)}")
+    if torch.isnan(scores).any():
+        raise ValueError("scores contain NaN; check the model's probabilities")
+    size = scores.shape[0]
+    excluded = _exclude_mask(exclude, size)
+    values = scores
+    if excluded is not None:
+        mask = torch.from_numpy(excluded).to(scores.device)
+        values = scores.masked_fill(mask, float("-inf"))
+    if n <= 0 or size == 0:
+        return np.zeros(0, np.intp), np.zeros(0), excluded, size
+    threshold = torch.topk(values, min(n, size)).values[-1]
+    cand = torch.nonzero(values >= threshold).flatten()
+    cand_np = cand.cpu().numpy()
+    vals_np = values[cand].cpu().numpy()
+    if excluded is not None:
+        keep = ~excluded[cand_np]
+        cand_np, vals_np = cand_np[keep], vals_np[keep]
+    return cand_np, vals_np, excluded, size
+
+
+def _tie_keys(idx: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """splitmix64(index xor salt): a fixed pseudo-random key per item for one call."""
+    z = np.asarray(idx, dtype=np.uint64) ^ salt
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _explore_picks(rng, size: int, excluded, taken: np.ndarray, k: int, n_avail: int):
+    """``k`` distinct items drawn uniformly from the pool minus ``excluded`` and ``taken``."""
+    free = n_avail - taken.size
+    if free > 8 * k:  # a mostly free pool: draw indices and drop the few that collide
+        seen = set(taken.tolist())
+        out: list[int] = []
+        for _ in range(64):
+            for i in rng.integers(0, size, size=2 * k + 8).tolist():
+                if i not in seen and (excluded is None or not excluded[i]):
+                    seen.add(i)
+                    out.append(i)
+                    if len(out) == k:
+                        return np.asarray(out, dtype=np.intp)
+    pool = np.ones(size, dtype=bool) if excluded is None else ~excluded
+    pool[taken] = False
+    return rng.choice(np.flatnonzero(pool), size=k, replace=False)
+
+
+def _is_device_tensor(values) -> bool:
+    device = getattr(values, "device", None)
+    return hasattr(values, "detach") and getattr(device, "type", "cpu") != "cpu"
 
 
 def _to_numpy(values) -> np.ndarray:
@@ -112,3 +264,235 @@ def _to_numpy(values) -> np.ndarray:
     if hasattr(values, "detach"):  # a torch tensor, wherever it lives
         return values.detach().cpu().numpy()
     return np.asarray(values)
+
+
+def bald(mc_proba):
+    """BALD: mutual information between the prediction and the weights, from MC dropout.
+
+    ``mc_proba`` is ``(T, n, k)``: ``T`` stochastic forward passes (dropout on) over ``n`` items.
+    The score is the entropy of the mean prediction minus the mean entropy of the passes: high
+    when the passes disagree with each other, not merely when each is unsure.
+
+    >>> passes = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # two passes, sure and opposite
+    >>> bald(passes).round(4)
+    array([0.6931])
+    """
+    if getattr(mc_proba, "ndim", None) != 3:
+        raise ValueError("bald needs (T, n_items, n_classes) probabilities from T stochastic "
+                         f"passes, got shape {getattr(mc_proba, 'shape', None)}")
+    mean = mc_proba.mean(axis=0) if isinstance(mc_proba, np.ndarray) else mc_proba.mean(dim=0)
+    per_pass = entropy(mc_proba.reshape(-1, mc_proba.shape[2])).reshape(mc_proba.shape[:2])
+    mean_entropy = (per_pass.mean(axis=0) if isinstance(per_pass, np.ndarray)
+                    else per_pass.mean(dim=0))
+    return entropy(mean) - mean_entropy
+
+
+def diverse_batch(embeddings, scores, n: int, rng: np.random.Generator, *, exclude=None,
+                  candidates: int | None = None, weighted: bool = True) -> np.ndarray:
+    """A batch of ``n`` items that are uncertain *and* unlike each other (k-center greedy).
+
+    Takes the best ``candidates`` items by score (default ``max(10 n, 100)``, ranked by
+    :func:`rank`, so ties follow its seeded rule), starts with the best one, then repeatedly adds
+    the candidate farthest from everything picked so far. With ``weighted`` that distance is
+    multiplied by the candidate's score scaled to [0.5, 1], so between two equally far points
+    the more uncertain one wins. A batch of ten is then not ten near-duplicates of one
+    confusing example.
+
+    >>> emb = np.array([[0.0], [0.01], [5.0]])
+    >>> diverse_batch(emb, np.array([0.9, 0.8, 0.1]), 2, np.random.default_rng(0)).tolist()
+    [0, 2]
+    """
+    n = max(0, int(n))
+    n_cand = max(10 * n, 100) if candidates is None else int(candidates)
+    if n_cand < n:
+        raise ValueError(f"candidates={n_cand} is fewer than the batch of {n}")
+    if embeddings.shape[0] != len(scores):
+        raise ValueError(f"embeddings have {embeddings.shape[0]} rows for {len(scores)} scores")
+    cand = rank(scores, n_cand, rng, exclude=exclude)
+    if cand.size <= n:
+        return cand
+    emb = _dense_rows(embeddings, cand)
+    cand_scores = _to_numpy(scores)[cand].astype(np.float64)
+    weight = np.ones(cand.size)
+    spread = cand_scores.max() - cand_scores.min()
+    if weighted and spread > 0:
+        weight = 0.5 + 0.5 * (cand_scores - cand_scores.min()) / spread
+    sq_norms = np.einsum("ij,ij->i", emb, emb)
+    nearest = np.full(cand.size, np.inf)
+    picked = [0]
+    for _ in range(n - 1):
+        last = emb[picked[-1]]
+        dist = sq_norms - 2.0 * emb @ last + last @ last
+        nearest = np.minimum(nearest, np.maximum(dist, 0.0))
+        nearest[picked[-1]] = -1.0  # never pick the same point twice
+        picked.append(int(np.argmax(np.sqrt(np.maximum(nearest, 0.0)) * weight
+                                    - (nearest < 0))))
+    return cand[np.asarray(picked)]
+
+
+def _dense_rows(embeddings, rows: np.ndarray) -> np.ndarray:
+    """Selected rows as a float64 numpy array (sparse, torch and numpy inputs)."""
+    if hasattr(embeddings, "detach"):
+        import torch
+
+        idx = torch.as_tensor(rows, device=embeddings.device)
+        return embeddings.index_select(0, idx).detach().cpu().double().numpy()
+    sub = embeddings[rows]
+    if hasattr(sub, "toarray"):  # scipy sparse (TF-IDF)
+        sub = sub.toarray()
+    return np.asarray(sub, dtype=np.float64).reshape(len(rows), -1)
+
+
+SCORING = (*STRATEGIES, "diverse", "bald")
+
+
+class PoolScorer:
+    """The pool's scores, kept between retrains so choosing the next items costs no model call.
+
+    ``rescore(model, X)`` runs the model over the whole pool once, in chunks (in torch on the
+    model's device for a :class:`~hitl_widgets.core.models.TorchClassifier`, chunked
+    ``predict_proba`` otherwise), and keeps each item's score, top label (``pred``) and top
+    probability (``proba_top``). ``next(n, exclude=...)`` then ranks the kept scores: that is
+    the path a keypress takes. A rescore builds new arrays and swaps them in at the end, so a
+    background thread may rescore while another thread keeps calling ``next``.
+
+    Parameters
+    ----------
+    strategy : one of ``SCORING``: ``least_confidence``, ``margin``, ``entropy``, ``random``
+        (needs no model), ``diverse`` (margin scores, batches by :func:`diverse_batch` on the
+        features) or ``bald`` (MC dropout; a TorchClassifier with dropout).
+    rng, seed : a numpy Generator, or a seed for one (default seed 0); never the global RNG.
+    explore : share of each batch drawn at random from the rest of the pool.
+    device : torch device for a torch model's scoring (default: the model's own).
+    chunk : rows per ``predict_proba`` call, bounding memory on big pools.
+    mc_passes : forward passes for ``bald``.
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = np.array([[0.0], [0.45], [0.5], [1.0]])
+    >>> model = LogisticRegression().fit(X[[0, 3]], [0, 1])
+    >>> scorer = PoolScorer("margin", seed=0)
+    >>> scorer.rescore(model, X).version
+    1
+    >>> scorer.next(2, exclude=[0, 3]).tolist()
+    [2, 1]
+    """
+
+    def __init__(self, strategy: str = "margin", *, rng: np.random.Generator | None = None,
+                 seed: int | None = None, explore: float = 0.0, device: Any = None,
+                 chunk: int = 65536, mc_passes: int = 20):
+        if strategy not in SCORING:
+            raise ValueError(f"Unknown strategy {strategy!r}; choose one of {list(SCORING)}")
+        if rng is not None and seed is not None:
+            raise TypeError("pass rng= or seed=, not both")
+        if not 0.0 <= explore <= 1.0:
+            raise ValueError(f"explore is a share of the picks, between 0 and 1; got {explore}")
+        if int(chunk) < 1:
+            raise ValueError(f"chunk is a number of rows, at least 1; got {chunk}")
+        self.strategy = strategy
+        self.rng = rng if rng is not None else np.random.default_rng(0 if seed is None else seed)
+        if not isinstance(self.rng, np.random.Generator):
+            raise TypeError("rng must be a numpy Generator, e.g. np.random.default_rng(0)")
+        self.explore = explore
+        self.device = device
+        self.chunk = int(chunk)
+        self.mc_passes = int(mc_passes)
+        # (scores, pred, proba_top, X, version): replaced as a whole, read as a whole
+        self._state: tuple = (None, None, None, None, 0)
+
+    # -- what is kept ---------------------------------------------------------------------
+    scores = property(lambda self: self._state[0], doc="(n,) kept scores; higher = ask sooner")
+    pred = property(lambda self: self._state[1], doc="(n,) top label per item, or None")
+    proba_top = property(lambda self: self._state[2], doc="(n,) top probability, or None")
+    version = property(lambda self: self._state[4], doc="how many rescores have landed")
+
+    def __len__(self) -> int:
+        scores = self._state[0]
+        return 0 if scores is None else len(scores)
+
+    # -- the slow path: after a retrain ---------------------------------------------------
+    def rescore(self, model: Any, X) -> PoolScorer:
+        """Score the pool ``X`` with ``model`` (an estimator, a TorchClassifier, a callable
+        ``proba(X_chunk)``, or ``None`` for seeded random order) and keep the result."""
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
+        if model is None or self.strategy == "random":
+            scores, pred, top = np.zeros(n), None, None
+        elif self.strategy == "bald":
+            scores, pred, top = self._bald(model, X, n)
+        elif hasattr(model, "proba_tensor"):
+            scores, pred, top = self._score_torch(model, X, n)
+        else:
+            scores, pred, top = self._score_numpy(model, X, n)
+        self._state = (scores, pred, top, X, self._state[4] + 1)
+        return self
+
+    def _scorer(self):
+        return SCORERS["margin" if self.strategy == "diverse" else self.strategy]
+
+    def _score_numpy(self, model, X, n):
+        proba_fn = model.predict_proba if hasattr(model, "predict_proba") else model
+        if not callable(proba_fn):
+            raise TypeError(f"{type(model).__name__} has no predict_proba; pass a fitted "
+                            "classifier or a function returning probabilities")
+        scorer = self._scorer()
+        scores, pred, top = np.empty(n), np.empty(n, np.intp), np.empty(n)
+        for start in range(0, n, self.chunk):
+            proba = np.asarray(proba_fn(X[start:start + self.chunk]))
+            stop = start + proba.shape[0]
+            scores[start:stop] = scorer(proba)
+            pred[start:stop] = proba.argmax(axis=1)
+            top[start:stop] = proba[np.arange(proba.shape[0]), pred[start:stop]]
+        return scores, _labels(model, pred), top
+
+    def _score_torch(self, model, X, n):
+        import torch
+
+        scorer = self._scorer()
+        parts: list[tuple] = []
+        with torch.no_grad():
+            for start in range(0, n, self.chunk):
+                proba = model.proba_tensor(X[start:start + self.chunk], device=self.device)
+                best = proba.max(dim=1)
+                parts.append((scorer(proba), best.indices, best.values))
+        if not parts:
+            return np.zeros(0), _labels(model, np.zeros(0, np.intp)), np.zeros(0)
+        scores, pred, top = (torch.cat(p).cpu().double().numpy() for p in zip(*parts, strict=True))
+        return scores, _labels(model, pred.astype(np.intp)), top
+
+    def _bald(self, model, X, n):
+        from .models import mc_dropout_proba
+
+        scores, pred, top = np.empty(n), np.empty(n, np.intp), np.empty(n)
+        for start in range(0, n, self.chunk):
+            passes = mc_dropout_proba(model, X[start:start + self.chunk], self.mc_passes,
+                                      self.device)
+            mean = passes.mean(axis=0)
+            stop = start + mean.shape[0]
+            scores[start:stop] = bald(passes)
+            pred[start:stop] = mean.argmax(axis=1)
+            top[start:stop] = mean.max(axis=1)
+        return scores, _labels(model, pred), top
+
+    # -- the fast path: between retrains --------------------------------------------------
+    def next(self, n: int, exclude=None) -> np.ndarray:
+        """Indices of the next ``n`` items from the kept scores (no model call)."""
+        scores, _, _, X, _ = self._state
+        if scores is None:
+            raise ValueError("nothing scored yet; call rescore(model, X), or rescore(None, X) "
+                             "for a seeded random order until a model exists")
+        if self.strategy == "diverse" and self._state[1] is not None:
+            n_random = int(round(max(0, int(n)) * self.explore))
+            picks = diverse_batch(X, scores, int(n) - n_random, self.rng, exclude=exclude)
+            if not n_random:
+                return picks
+            mask = _exclude_mask(exclude, len(scores))
+            mask = np.zeros(len(scores), bool) if mask is None else mask.copy()
+            mask[picks] = True
+            extra = rank(np.zeros(len(scores)), n_random, self.rng, exclude=mask)
+            return np.concatenate([picks, extra])
+        return rank(scores, n, self.rng, explore=self.explore, exclude=exclude)
+
+
+def _labels(model, pred: np.ndarray) -> np.ndarray:
+    """Class labels for predicted column indices when the model names its classes."""
+    classes = getattr(model, "classes_", None)
+    return pred if classes is None else np.asarray(classes)[pred]
