@@ -1,0 +1,629 @@
+"""The live active-learning loop: a queue that ranks items by a model retrained in the background.
+
+:class:`ActiveLearning` is a :class:`~hitl_widgets.core.session.Queue`: give it to a Labeler
+(``hw.Labeler(project, annotator="ana", queue=al)``) and the annotator is served the items the
+model is least sure about. The annotator never waits for the model:
+
+- ``next_ids`` reads a ranking kept in memory (no model call; a few µs per item handed out).
+- Every ``retrain_every`` new human labels, a daemon thread fits a *clone* of the model on its
+  own copy of the labeled rows, rescores the pool in chunks, and only then swaps ranking and
+  model under a lock (one reference swap). Labels arriving meanwhile start one more retrain
+  after it, never two at once.
+- When a model lands, suggestions for the next ``suggest_top`` items are stored with
+  ``project.suggest(..., version="m<n>")``; the Labeler redraws them.
+
+**Which thread lands a model.** Project listeners run in the thread that writes, and a widget's
+comm must be used from the kernel's main thread. At construction, inside a running event loop
+(a notebook cell under ipykernel), the loop is kept; a finished retrain then hands its result to
+that loop with ``call_soon_threadsafe``, so the suggestions are written, and the Labeler
+refreshes, on the main thread between two messages. Outside a loop (scripts, tests) the retrain
+thread lands its model itself. :meth:`ActiveLearning.wait` lands a waiting result at once in
+either case, so ``al.retrain(wait=True)`` in a cell never waits on the loop it blocks.
+
+**Training labels** are the human labels only (``source == "human"``, not the model's
+annotator): the latest label of each annotator per item; where annotators disagree, the most
+common label wins, ties going to the latest. Auto-labels (``auto_accept``) are never training
+labels and never counted as human labels.
+
+**Routing** (``auto_accept=0.98``): after each model lands, unlabeled items whose top
+probability reaches the threshold are labeled ``source="model"`` by ``annotator_for_model``,
+with ``score`` and ``extra={"version", "spot_check"}``. They leave the human queue, except a
+seeded share ``spot_check`` of them, served first; the human answers on those give
+``status()["auto_accept_accuracy"]`` with a Wilson 95 % interval. The auto-labels of one model are
+written in one transaction through the project's store (the same events ``project.annotate``
+writes), so a thousand of them cost one commit and no per-label listener calls.
+
+The pool is the project's items when the loop is built; items added later wait for a new
+``ActiveLearning``.
+
+Example
+-------
+>>> import tempfile, os
+>>> import numpy as np
+>>> from sklearn.linear_model import LogisticRegression
+>>> from hitl_widgets.core.project import Project
+>>> project = Project(os.path.join(tempfile.mkdtemp(), "al.hitl"), labels=["a", "b"])
+>>> X = np.r_[np.zeros((20, 2)), np.ones((20, 2))] + np.linspace(0, 0.1, 40)[:, None]
+>>> _ = project.add_items([f"item {k}" for k in range(40)], id=[f"i{k}" for k in range(40)])
+>>> al = ActiveLearning(project, model=LogisticRegression(), features=X, retrain_every=4)
+>>> for k in (0, 1, 38, 39):
+...     _ = project.annotate(f"i{k}", "a" if k < 20 else "b", annotator="ana")
+>>> al.wait()
+>>> al.status()["model_version"]
+'m1'
+>>> len(al.next_ids(project, "ana", set(), 3))
+3
+>>> al.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .active import SCORERS, rank
+from .routing import check_rate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .project import Project
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = (*SCORERS, "random")
+SCORE_CHUNK = 65_536  # rows per predict_proba call when rescoring the pool
+WAIT_FOREVER = None
+
+
+class ActiveLearning:
+    """Serve the items a model is least sure about; retrain it in the background.
+
+    Parameters
+    ----------
+    project : the :class:`~hitl_widgets.Project` (single-label).
+    model : a scikit-learn-style classifier (``fit``, ``predict_proba``); the loop fits clones
+        and never the object given.
+    features : one row per item: an array / DataFrame in the order the items were added, or a
+        DataFrame indexed by item id.
+    strategy : ``"margin"`` (default), ``"least_confidence"``, ``"entropy"`` or ``"random"``.
+    batch_size : the least number of items ``next_ids`` hands out at once (default 10).
+    retrain_every : retrain after this many new human labels (default 20).
+    auto_accept : None (default) or a probability threshold in (0, 1], e.g. 0.98.
+    spot_check : the share of auto-labeled items sent to humans (default 0.05).
+    seed : seeds every random choice (order before a model, ties, exploration, spot checks).
+    explore : the share of ranked positions given to random items instead (default 0).
+    annotator_for_model : the annotator name auto-labels are recorded under.
+    test : optional ``(X_test, y_test)`` for the learning curve; without it, the curve is
+        cross-validated on the human labels of the time.
+    suggest_top : how many of the next items get the new model's suggestion (default 200).
+    """
+
+    def __init__(self, project: Project, *, model: Any, features: Any, strategy: str = "margin",
+                 batch_size: int = 10, retrain_every: int = 20, auto_accept: float | None = None,
+                 spot_check: float = 0.05, seed: int = 0, explore: float = 0.0,
+                 annotator_for_model: str = "model", test: tuple | None = None,
+                 suggest_top: int = 200):
+        _check_model(model)
+        if project.schema.multi_label:
+            raise ValueError("ActiveLearning needs a single-label project; this one is "
+                             "multi_label. Train a model per label outside the loop instead.")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.retrain_every = _positive_int(retrain_every, "retrain_every")
+        self.suggest_top = _positive_int(suggest_top, "suggest_top")
+        if auto_accept is not None and not (isinstance(auto_accept, (int, float))
+                                            and not isinstance(auto_accept, bool)
+                                            and 0 < auto_accept <= 1):
+            raise ValueError("auto_accept is None or a probability threshold in (0, 1], e.g. "
+                             f"0.98; got {auto_accept!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an int; got {seed!r}")
+        if not isinstance(annotator_for_model, str) or not annotator_for_model.strip():
+            raise ValueError("annotator_for_model must be a non-empty name, e.g. 'model'")
+        self.project, self.model, self.strategy = project, model, strategy
+        self.auto_accept = None if auto_accept is None else float(auto_accept)
+        self.spot_check = check_rate(spot_check, "spot_check")
+        self.explore = check_rate(explore, "explore")
+        self.seed, self.model_annotator = int(seed), annotator_for_model
+        self._ids, self._X = _pool(project, features)
+        self._row = {item_id: k for k, item_id in enumerate(self._ids)}
+        self._test = _check_test(test, self._X.shape[1])
+        self._rng = np.random.default_rng([self.seed, 1])  # the retrain thread's own stream
+
+        self._lock = threading.RLock()
+        self._order = np.random.default_rng([self.seed, 0]).permutation(len(self._ids))
+        self._cursor = 0  # every ranked item before it is taken: skipped for good
+        self._model_fitted: Any = None
+        self._version = 0
+        self._taken: set[str] = set()  # labeled by a human, or auto-labeled
+        self._auto: dict[str, str] = {}  # item → auto-label
+        self._spot_pending: dict[str, str] = {}  # spot-check items no human labeled yet
+        self._spot_results: list[bool] = []
+        self._history: list[dict] = []
+        self._new_labels = 0
+        self._thread: threading.Thread | None = None
+        self._rerun = False
+        self._pending: dict | None = None  # a retrain's result waiting to land
+        self._retraining = False
+        self._closed = False
+        self._error: str | None = None
+        self._last_retrain_s: float | None = None
+        self._listeners: list[Callable[[str, dict], None]] = []
+        self._loop = _running_loop()
+        self._load_state()
+        self._unsubscribe = project.subscribe(self._on_project_change)
+
+    # -- the Queue protocol: the UI path, no model call -------------------------------------
+    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        """Up to ``n`` items for ``annotator``: due spot checks first, then the kept ranking."""
+        n = max(int(n), 0)
+        with self._lock:  # take references; the swap replaces them, never mutates
+            order, cursor, taken = self._order, self._cursor, self._taken
+            spots = list(self._spot_pending)
+        out = [i for i in spots if i not in exclude][:n]
+        ids, k = self._ids, cursor
+        leading = True
+        while len(out) < n and k < len(order):
+            item_id = ids[order[k]]
+            if item_id in taken:
+                if leading:
+                    cursor = k + 1
+            else:
+                leading = False
+                if item_id not in exclude:
+                    out.append(item_id)
+            k += 1
+        with self._lock:
+            if self._order is order:
+                self._cursor = max(self._cursor, cursor)
+        return out
+
+    # -- retraining -------------------------------------------------------------------------
+    def retrain(self, wait: bool = False) -> None:
+        """Start a retrain now (or mark one more after the running one); ``wait`` lands it."""
+        self._start_retrain()
+        if wait:
+            self.wait()
+
+    def wait(self, timeout: float | None = WAIT_FOREVER) -> None:
+        """Block until no retrain runs, and land a model waiting for the main thread."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                thread = self._thread
+            if thread is None:
+                break
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                raise TimeoutError(f"the retrain is still running after {timeout} s")
+            with self._lock:
+                if self._thread is thread:  # it ended without clearing itself (an exception)
+                    self._thread = None
+        self._land_pending()
+
+    def close(self) -> None:
+        """Stop listening and stop the loop; a fit in progress ends, but its model is dropped."""
+        with self._lock:
+            self._closed = True
+            self._rerun = False
+            thread = self._thread
+        self._unsubscribe()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
+        """``callback(kind, info)`` when a model lands (``"model"``) or is scored
+        (``"evaluation"``): on the kernel's main thread when built in one. Returns unsubscribe."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _start_retrain(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._new_labels = 0
+            if self._thread is not None:
+                self._rerun = True  # coalesce: one more after this one
+                return
+            self._thread = threading.Thread(target=self._run, name="hitl-retrain", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    self._rerun = False
+                    self._retraining = True
+                self._retrain_once()
+                with self._lock:
+                    if not self._rerun or self._closed:
+                        self._thread = None
+                        return
+        finally:
+            with self._lock:
+                self._retraining = False
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _retrain_once(self) -> None:
+        started = time.monotonic()
+        rows, y, n_labels = self._training_set()
+        if len(set(y)) < 2:  # one class: nothing to rank by yet; keep the current order
+            return
+        X = self._X[rows].copy()  # the thread's own copy: the caller may keep labeling
+        try:
+            fitted = _fit_clone(self.model, X, y)
+            proba = _predict_chunked(fitted, self._X)
+        except Exception as exc:
+            self._error = _error_text(exc)
+            log.warning("retrain failed; serving the previous ranking: %s", self._error,
+                        exc_info=True)
+            return
+        version = self._version + 1 if self._pending is None else self._pending["version"] + 1
+        order = self._rank(proba)
+        classes = np.asarray(fitted.classes_).astype(str)
+        top, best = proba.max(axis=1), classes[proba.argmax(axis=1)]
+        if self.auto_accept is not None:
+            self._auto_label(top, best, f"m{version}")
+        result = dict(model=fitted, order=order, version=version, top=top, best=best)
+        with self._lock:
+            if self._closed:
+                return
+            self._error = None
+            self._last_retrain_s = time.monotonic() - started
+            self._pending = result
+        self._deliver(self._land_pending)
+        self._evaluate(fitted, X, y, f"m{version}", n_labels)
+
+    def _rank(self, proba: np.ndarray) -> np.ndarray:
+        """The whole pool in asking order: by score, with ``explore`` of the places random."""
+        n = len(proba)
+        if self.strategy == "random":
+            return self._rng.permutation(n)
+        order = rank(SCORERS[self.strategy](proba), n, self._rng)
+        if not self.explore:
+            return order
+        # Each place is random with probability `explore`; an item keeps its first place.
+        random_place = self._rng.random(n) < self.explore
+        perm = self._rng.permutation(n)
+        merged = np.where(random_place, perm[np.cumsum(random_place) - 1],
+                          order[np.cumsum(~random_place) - 1])
+        _, first = np.unique(merged, return_index=True)
+        kept = merged[np.sort(first)]
+        rest = order[~np.isin(order, kept)]
+        return np.concatenate([kept, rest])
+
+    def _training_set(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Pool rows and labels of the human labels now: majority per item, ties to the latest."""
+        votes: dict[str, Counter] = {}
+        latest: dict[str, dict[str, int]] = {}
+        for r in self.project.store.current_labels():
+            if r["source"] != "human" or r["annotator"] == self.model_annotator:
+                continue
+            if r["item_id"] not in self._row:
+                continue
+            label = r["labels"][0]
+            votes.setdefault(r["item_id"], Counter())[label] += 1
+            latest.setdefault(r["item_id"], {})[label] = r["seq"]
+        rows, y = [], []
+        for item_id, counter in votes.items():
+            top = max(counter.values())
+            winners = [lab for lab, c in counter.items() if c == top]
+            y.append(max(winners, key=latest[item_id].__getitem__))
+            rows.append(self._row[item_id])
+        return np.asarray(rows, dtype=np.int64), np.asarray(y, dtype=object), len(rows)
+
+    def _auto_label(self, top: np.ndarray, best: np.ndarray, version: str) -> None:
+        with self._lock:
+            taken = set(self._taken)
+        sure = [k for k in np.flatnonzero(top >= self.auto_accept) if self._ids[k] not in taken]
+        if not sure:
+            return
+        # Stochastic rounding keeps the spot-checked share right in expectation for any count.
+        n_spot = int(math.floor(self.spot_check * len(sure) + self._rng.random()))
+        spot = set(self._rng.choice(len(sure), size=min(n_spot, len(sure)), replace=False).tolist())
+        events = [dict(kind="annotation", item_id=self._ids[k], annotator=self.model_annotator,
+                       labels=self.project.schema.validate(str(best[k])), source="model",
+                       score=float(top[k]), extra={"version": version, "spot_check": j in spot})
+                  for j, k in enumerate(sure)]
+        self.project.store.append_many(events)
+        with self._lock:
+            for j, k in enumerate(sure):
+                item_id = self._ids[k]
+                self._auto[item_id] = str(best[k])
+                if j in spot:
+                    self._spot_pending[item_id] = str(best[k])
+            self._taken = self._taken | {self._ids[k] for k in sure}
+
+    def _land_pending(self) -> None:
+        """Swap in a waiting model, then store its suggestions (listeners refresh views)."""
+        with self._lock:
+            result, self._pending = self._pending, None
+            if result is None or self._closed:
+                return
+            self._model_fitted, self._order = result["model"], result["order"]
+            self._version, self._cursor = result["version"], 0
+            taken = self._taken
+        version = f"m{result['version']}"
+        head = self._head(result["order"], taken)
+        if head:
+            rows = [self._row[i] for i in head]
+            self.project.suggest(head, [str(result["best"][k]) for k in rows],
+                                 [float(result["top"][k]) for k in rows],
+                                 source="model", version=version)
+        self._notify("model", {"version": version, "suggested": len(head)})
+
+    def _head(self, order: np.ndarray, taken: set[str]) -> list[str]:
+        out = []
+        for k in order:
+            if self._ids[k] not in taken:
+                out.append(self._ids[k])
+                if len(out) == self.suggest_top:
+                    break
+        return out
+
+    def _evaluate(self, fitted: Any, X: np.ndarray, y: np.ndarray, version: str,
+                  n_labels: int) -> None:
+        """One point of the learning curve: held-out accuracy if given, else cross-validated."""
+        if self._test is not None:
+            X_test, y_test = self._test
+            classes = np.asarray(fitted.classes_).astype(str)
+            accuracy = float(np.mean(classes[_predict_chunked(fitted, X_test).argmax(axis=1)]
+                                     == y_test))
+            method = "test"
+        else:
+            accuracy, method = _cv_accuracy(self.model, X, y, self.seed), "cv"
+        point = dict(n_labels=n_labels, accuracy=accuracy, model_version=version,
+                     at=time.time(), method=method)
+        with self._lock:
+            self._history.append(point)
+        self._deliver(lambda: self._notify("evaluation", point))
+
+    def _deliver(self, callback: Callable[[], None]) -> None:
+        """Run on the kernel's loop when there is one (its main thread), else here."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(callback)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        callback()
+
+    def _notify(self, kind: str, info: dict) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(kind, info)
+            except Exception:
+                log.exception("ActiveLearning listener %r failed on %s", callback, kind)
+
+    # -- the project's events ------------------------------------------------------------------
+    def _on_project_change(self, kind: str, info: dict) -> None:
+        """Count human labels (cheap: this runs on the labeling path)."""
+        if kind == "annotation" and info.get("annotator") != self.model_annotator:
+            item_id = info.get("item_id")
+            with self._lock:
+                if item_id in self._row and item_id not in self._taken:
+                    self._taken = self._taken | {item_id}
+                if item_id in self._spot_pending:
+                    self._check_spot(item_id, info.get("seq"))
+                self._new_labels += 1
+                due = self._new_labels >= self.retrain_every
+            if due:
+                self._start_retrain()
+        elif kind == "retraction":
+            self._reload_taken()
+
+    def _check_spot(self, item_id: str, seq: int | None) -> None:
+        auto = self._spot_pending.pop(item_id)
+        for r in self.project.store.live_events(["annotation"], [item_id]):
+            if r["seq"] == seq:
+                self._spot_results.append(r["labels"][0] == auto)
+
+    def _reload_taken(self) -> None:
+        human = {r["item_id"] for r in self.project.store.current_labels()
+                 if r["annotator"] != self.model_annotator}
+        with self._lock:
+            self._taken = (human | set(self._auto)) & set(self._row)
+            self._cursor = 0
+
+    def _load_state(self) -> None:
+        """Auto-labels and spot checks already in the file (a reopened project)."""
+        answered: dict[str, list[str]] = {}
+        for r in self.project.store.current_labels():
+            if r["annotator"] == self.model_annotator and r["source"] == "model":
+                self._auto[r["item_id"]] = r["labels"][0]
+                if (r.get("extra") or {}).get("spot_check"):
+                    self._spot_pending[r["item_id"]] = r["labels"][0]
+            else:
+                answered.setdefault(r["item_id"], []).append(r["labels"][0])
+        for item_id in list(self._spot_pending):
+            if item_id in answered:
+                self._spot_results.append(answered[item_id][-1] == self._spot_pending.pop(item_id))
+        self._taken = (set(answered) | set(self._auto)) & set(self._row)
+
+    # -- reporting -----------------------------------------------------------------------------
+    def status(self) -> dict:
+        """Where the loop stands: model version, labels, retraining, error, auto-labels."""
+        with self._lock:
+            n_auto, results = len(self._auto), list(self._spot_results)
+            out = {
+                "model_version": f"m{self._version}" if self._version else None,
+                "n_human_labels": None,
+                "retraining": self._retraining,
+                "last_retrain_s": self._last_retrain_s,
+                "error": self._error,
+                "n_auto_labeled": n_auto,
+                "share_auto_labeled": n_auto / len(self._ids) if self._ids else 0.0,
+                "spot_checks_done": len(results),
+                "spot_checks_pending": len(self._spot_pending),
+            }
+        out["n_human_labels"] = int(self._training_set()[2])
+        correct = sum(results)
+        out["auto_accept_accuracy"] = correct / len(results) if results else None
+        out["auto_accept_interval"] = wilson_interval(correct, len(results))
+        return out
+
+    def learning_curve(self) -> pd.DataFrame:
+        """Accuracy per model version: n_labels, accuracy, model_version, at, method
+        (``"test"`` on the given test set, ``"cv"`` cross-validated on the labels then)."""
+        import pandas as pd
+
+        with self._lock:
+            rows = list(self._history)
+        df = pd.DataFrame(rows, columns=["n_labels", "accuracy", "model_version", "at", "method"])
+        df["at"] = pd.to_datetime(df["at"], unit="s", utc=True)
+        return df
+
+    def label_distribution(self) -> pd.DataFrame:
+        """Per label: how many items humans gave it, and how many the model auto-labeled."""
+        import pandas as pd
+
+        _, y, _ = self._training_set()
+        human = Counter(y.tolist())
+        with self._lock:
+            auto = Counter(self._auto.values())
+        labels = list(self.project.schema.labels)
+        return pd.DataFrame({"label": labels, "human": [human.get(lab, 0) for lab in labels],
+                             "model": [auto.get(lab, 0) for lab in labels]})
+
+    def __repr__(self) -> str:
+        s = self.status()
+        return (f"ActiveLearning(strategy={self.strategy!r}, pool={len(self._ids)}, "
+                f"model_version={s['model_version']!r}, human_labels={s['n_human_labels']})")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion (95 % by default); None when n is 0.
+
+    >>> [round(v, 3) for v in wilson_interval(9, 10)]
+    [0.596, 0.982]
+    """
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
+    return int(value)
+
+
+def _check_model(model: Any) -> None:
+    if isinstance(model, type):
+        raise TypeError(f"model must be an estimator instance, e.g. {model.__name__}(), "
+                        "not the class")
+    missing = [m for m in ("fit", "predict_proba") if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(f"{type(model).__name__} has no {' or '.join(missing)}: active learning "
+                        "ranks by predicted probabilities. Use a classifier with predict_proba, "
+                        "e.g. LogisticRegression(), or SVC(probability=True)")
+
+
+def _error_text(exc: BaseException) -> str:
+    """The traceback's last line: the exception's type and message."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def _fit_clone(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    try:
+        from .models import fit_clone
+    except ImportError:  # pragma: no cover - until core/models.py lands
+        from sklearn.base import clone
+
+        return clone(model).fit(X, y)
+    return fit_clone(model, X, y)
+
+
+def _predict_chunked(model: Any, X: np.ndarray) -> np.ndarray:
+    parts = [np.asarray(model.predict_proba(X[k:k + SCORE_CHUNK]), dtype=np.float64)
+             for k in range(0, len(X), SCORE_CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(model.classes_)))
+
+
+def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> float:
+    """Cross-validated accuracy on the labels (up to 3 folds); NaN with too few per class.
+
+    Predicts with ``predict_proba`` (the only method the loop asks of a model)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = min(3, min(Counter(y.tolist()).values()))
+    if folds < 2:
+        return float("nan")
+    hits = 0
+    try:
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+            fitted = _fit_clone(model, X[train], y[train])
+            classes = np.asarray(fitted.classes_).astype(str)
+            hits += int((classes[fitted.predict_proba(X[test]).argmax(axis=1)] == y[test]).sum())
+    except Exception as exc:  # the curve is a report: a failing fold must not stop the loop
+        log.warning("cross-validation for the learning curve failed: %s", _error_text(exc))
+        return float("nan")
+    return hits / len(y)
+
+
+def _pool(project: Project, features: Any) -> tuple[list[str], np.ndarray]:
+    try:
+        from .features import features_for
+    except ImportError:  # pragma: no cover - until core/features.py lands
+        features_for = _features_fallback
+    ids, X = features_for(project, features)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"features must be 2-D (one row per item); got shape {X.shape}")
+    if not np.isfinite(X).all():
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise ValueError(f"features hold NaN or infinite values in {len(bad)} row(s), e.g. for "
+                         f"items {[ids[k] for k in bad[:3]]}; impute them (e.g. "
+                         "sklearn.impute.SimpleImputer) or drop those items first")
+    if len(ids) == 0:
+        raise ValueError("the project has no items yet: add them before starting active learning")
+    return [str(i) for i in ids], X
+
+
+def _features_fallback(project: Project, features: Any) -> tuple[list[str], np.ndarray]:
+    ids = [r["item_id"] for r in project.store.items_table()]
+    if hasattr(features, "index") and hasattr(features, "reindex") and \
+            set(map(str, features.index)) >= set(ids):
+        return ids, np.asarray(features.reindex(ids), dtype=np.float64)
+    X = np.asarray(features, dtype=np.float64)
+    if X.ndim != 2 or len(X) != len(ids):
+        raise ValueError(f"features have {len(X) if X.ndim else 0} rows but the project has "
+                         f"{len(ids)} items; pass one row per item in the order they were added, "
+                         "or a DataFrame indexed by item id")
+    return ids, X
+
+
+def _check_test(test: Any, n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if test is None:
+        return None
+    if not isinstance(test, (tuple, list)) or len(test) != 2:
+        raise ValueError("test must be a pair (X_test, y_test)")
+    X_test, y_test = np.asarray(test[0], dtype=np.float64), np.asarray(test[1]).astype(str)
+    if X_test.ndim != 2 or X_test.shape[1] != n_features or len(X_test) != len(y_test):
+        raise ValueError(f"test X must be (n, {n_features}) with one label per row; got "
+                         f"{X_test.shape} and {len(y_test)} labels")
+    return X_test, y_test
