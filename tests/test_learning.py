@@ -382,3 +382,25 @@ def test_a_multi_label_project_is_refused(tmp_path):
     with pytest.raises(ValueError, match="single-label"):
         ActiveLearning(project, model=LogisticRegression(), features=np.zeros((2, 2)))
     project.close()
+
+
+def test_live_plots_follow_the_loop(pool):
+    pytest.importorskip("plotly")
+    from hitl_widgets.learning_plots import live_plots, stop_live_plots
+
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=LogisticRegression(), features=X, retrain_every=6,
+                        auto_accept=0.99, test=(X[:30], truth[:30]))
+    fig = live_plots(al)
+    assert fig.data[0].y in (None, ()) and sum(fig.data[1].y) == 0
+    label(project, ids, truth, first_of_each_class(truth, ids, 2))
+    al.wait()
+    curve = al.learning_curve()
+    assert list(fig.data[0].y) == curve["accuracy"].tolist() and list(fig.data[0].x) == [6]
+    assert sum(fig.data[1].y) == 6 and sum(fig.data[2].y) == al.status()["n_auto_labeled"] > 0
+    assert list(fig.data[3].y) == [al.status()["share_auto_labeled"]]
+    stop_live_plots(fig)
+    label(project, ids, truth, first_of_each_class(truth, ids, 4)[6:])
+    al.wait()
+    assert len(al.learning_curve()) == 2 and list(fig.data[0].x) == [6]  # no longer following
+    al.close()

@@ -384,8 +384,10 @@ class ActiveLearning:
             method = "test"
         else:
             accuracy, method = _cv_accuracy(self.model, X, y, self.seed), "cv"
+        with self._lock:
+            share = len(self._auto) / len(self._ids)
         point = dict(n_labels=n_labels, accuracy=accuracy, model_version=version,
-                     at=time.time(), method=method)
+                     at=time.time(), method=method, share_auto_labeled=share)
         with self._lock:
             self._history.append(point)
         self._deliver(lambda: self._notify("evaluation", point))
@@ -477,12 +479,14 @@ class ActiveLearning:
 
     def learning_curve(self) -> pd.DataFrame:
         """Accuracy per model version: n_labels, accuracy, model_version, at, method
-        (``"test"`` on the given test set, ``"cv"`` cross-validated on the labels then)."""
+        (``"test"`` on the given test set, ``"cv"`` cross-validated on the labels then) and the
+        share of the pool auto-labeled by then."""
         import pandas as pd
 
         with self._lock:
             rows = list(self._history)
-        df = pd.DataFrame(rows, columns=["n_labels", "accuracy", "model_version", "at", "method"])
+        df = pd.DataFrame(rows, columns=["n_labels", "accuracy", "model_version", "at", "method",
+                                         "share_auto_labeled"])
         df["at"] = pd.to_datetime(df["at"], unit="s", utc=True)
         return df
 

@@ -1,0 +1,69 @@
+"""Live plots of an active-learning loop: learning curve, label distribution, share auto-labeled.
+
+One plotly ``FigureWidget`` with three panels, redrawn whenever a model lands or is scored. The
+loop calls its listeners on the kernel's main thread when it was built in a notebook (see
+:mod:`hitl_widgets.core.learning`), so the figure's comm is only ever used from that thread.
+
+Example
+-------
+>>> import hitl_widgets as hw                                                  # doctest: +SKIP
+>>> al = hw.ActiveLearning(project, model=LogisticRegression(), features=X)   # doctest: +SKIP
+>>> from hitl_widgets.learning_plots import live_plots                         # doctest: +SKIP
+>>> live_plots(al)                                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core.learning import ActiveLearning
+
+TITLES = ("Held-out accuracy vs human labels", "Labels so far", "Share auto-labeled")
+
+
+def live_plots(al: ActiveLearning) -> Any:
+    """A plotly FigureWidget showing ``al``'s progress, updated as models land.
+
+    It follows the loop until :func:`stop_live_plots` is called on it.
+    """
+    from plotly.graph_objects import Bar, FigureWidget, Scatter  # heavy: only when asked for
+    from plotly.subplots import make_subplots
+
+    layout = make_subplots(rows=1, cols=3, subplot_titles=TITLES)
+    fig = FigureWidget(layout)
+    fig.add_trace(Scatter(name="accuracy", mode="lines+markers"), row=1, col=1)
+    fig.add_trace(Bar(name="human"), row=1, col=2)
+    fig.add_trace(Bar(name="model"), row=1, col=2)
+    fig.add_trace(Scatter(name="auto-labeled", mode="lines+markers"), row=1, col=3)
+    fig.update_layout(height=320, barmode="stack", margin=dict(t=40, b=40, l=40, r=20),
+                      legend=dict(orientation="h", y=-0.2))
+    fig.update_yaxes(range=[0, 1], row=1, col=1)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=3)
+    fig.update_xaxes(title_text="human labels", row=1, col=1)
+    fig.update_xaxes(title_text="model version", row=1, col=3)
+
+    def redraw(kind: str = "", info: dict | None = None) -> None:
+        update(fig, al)
+
+    redraw()
+    fig._hitl_stop = al.subscribe(redraw)  # plotly refuses new public attributes
+    return fig
+
+
+def stop_live_plots(fig: Any) -> None:
+    """Stop ``fig`` (made by :func:`live_plots`) from following its loop."""
+    getattr(fig, "_hitl_stop", lambda: None)()
+
+
+def update(fig: Any, al: ActiveLearning) -> None:
+    """Redraw ``fig`` (made by :func:`live_plots`) from the loop's current figures."""
+    curve = al.learning_curve()
+    dist = al.label_distribution()
+    with fig.batch_update():
+        accuracy, human, model, share = fig.data
+        accuracy.x, accuracy.y = curve["n_labels"].tolist(), curve["accuracy"].tolist()
+        accuracy.text = curve["model_version"].tolist()
+        human.x = model.x = dist["label"].tolist()
+        human.y, model.y = dist["human"].tolist(), dist["model"].tolist()
+        share.x, share.y = curve["model_version"].tolist(), curve["share_auto_labeled"].tolist()
