@@ -384,6 +384,7 @@ def test_a_multi_label_project_is_refused(tmp_path):
     project.close()
 
 
+@pytest.mark.slow  # plotly's first import takes seconds on a busy machine
 def test_live_plots_follow_the_loop(pool):
     pytest.importorskip("plotly")
     from hitl_widgets.learning_plots import live_plots, stop_live_plots
@@ -404,3 +405,35 @@ def test_live_plots_follow_the_loop(pool):
     al.wait()
     assert len(al.learning_curve()) == 2 and list(fig.data[0].x) == [6]  # no longer following
     al.close()
+
+
+def test_diverse_strategy_spreads_the_first_batch(pool):
+    project, X, truth, ids = pool
+    runs = {}
+    for strategy in ("margin", "diverse"):
+        al = ActiveLearning(project, model=LogisticRegression(), features=X, strategy=strategy,
+                            batch_size=10, retrain_every=1000, seed=0)
+        if strategy == "margin":
+            label(project, ids, truth, first_of_each_class(truth, ids, 3))
+        al.retrain(wait=True)
+        head = [int(i[1:]) for i in al.next_ids(project, "ana", set(), 10)]
+        gaps = np.linalg.norm(X[head][:, None] - X[head][None], axis=-1)
+        runs[strategy] = gaps[np.triu_indices(10, 1)].min()
+        al.close()
+    assert runs["diverse"] > runs["margin"]  # no two of the batch nearly the same point
+
+
+def test_text_items_without_features_learn_from_tfidf(tmp_path):
+    project = Project(tmp_path / "t.hitl", labels=["ham", "spam"])
+    texts = [f"win a prize now {k}" for k in range(20)] + [f"lunch at noon {k}" for k in range(20)]
+    ids = [f"t{k}" for k in range(40)]
+    project.add_items(texts, id=ids)
+    al = ActiveLearning(project, model=LogisticRegression(), features=None, retrain_every=4)
+    for k in (0, 1, 20, 21):
+        project.annotate(ids[k], "spam" if k < 20 else "ham", annotator="ana")
+    al.wait()
+    assert al.status()["model_version"] == "m1"
+    suggested = project.store.latest_suggestions(ids[2:20])
+    assert {s["labels"][0] for s in suggested.values()} == {"spam"}
+    al.close()
+    project.close()

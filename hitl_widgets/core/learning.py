@@ -70,7 +70,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .active import SCORERS, rank
+from .active import SCORERS, PoolScorer, diverse_batch, rank
+from .features import features_for
+from .models import check_estimator, fit_clone
 from .routing import check_rate
 
 if TYPE_CHECKING:
@@ -80,7 +82,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = (*SCORERS, "random")
+STRATEGIES = (*SCORERS, "random", "diverse")
 SCORE_CHUNK = 65_536  # rows per predict_proba call when rescoring the pool
 WAIT_FOREVER = None
 
@@ -95,8 +97,10 @@ class ActiveLearning:
         and never the object given.
     features : one row per item: an array / DataFrame in the order the items were added, or a
         DataFrame indexed by item id.
-    strategy : ``"margin"`` (default), ``"least_confidence"``, ``"entropy"`` or ``"random"``.
-    batch_size : the least number of items ``next_ids`` hands out at once (default 10).
+    strategy : ``"margin"`` (default), ``"least_confidence"``, ``"entropy"``, ``"random"``, or
+        ``"diverse"``: margin, with the head of the ranking chosen in batches of ``batch_size``
+        items unlike each other (k-center greedy on the features).
+    batch_size : the batch for ``"diverse"`` (default 10).
     retrain_every : retrain after this many new human labels (default 20).
     auto_accept : None (default) or a probability threshold in (0, 1], e.g. 0.98.
     spot_check : the share of auto-labeled items sent to humans (default 0.05).
@@ -263,17 +267,19 @@ class ActiveLearning:
             return
         X = self._X[rows].copy()  # the thread's own copy: the caller may keep labeling
         try:
-            fitted = _fit_clone(self.model, X, y)
-            proba = _predict_chunked(fitted, self._X)
+            fitted = fit_clone(self.model, X, y)
+            # Scored as margin for "random" too: suggestions and auto-labels need the model.
+            scoring = self.strategy if self.strategy in SCORERS else "margin"
+            scorer = PoolScorer(scoring, rng=self._rng, chunk=SCORE_CHUNK).rescore(fitted,
+                                                                                  self._X)
         except Exception as exc:
             self._error = _error_text(exc)
             log.warning("retrain failed; serving the previous ranking: %s", self._error,
                         exc_info=True)
             return
         version = self._version + 1 if self._pending is None else self._pending["version"] + 1
-        order = self._rank(proba)
-        classes = np.asarray(fitted.classes_).astype(str)
-        top, best = proba.max(axis=1), classes[proba.argmax(axis=1)]
+        order = self._rank(scorer.scores)
+        top, best = scorer.proba_top, np.asarray(scorer.pred).astype(str)
         if self.auto_accept is not None:
             self._auto_label(top, best, f"m{version}")
         result = dict(model=fitted, order=order, version=version, top=top, best=best)
@@ -286,12 +292,14 @@ class ActiveLearning:
         self._deliver(self._land_pending)
         self._evaluate(fitted, X, y, f"m{version}", n_labels)
 
-    def _rank(self, proba: np.ndarray) -> np.ndarray:
+    def _rank(self, scores: np.ndarray) -> np.ndarray:
         """The whole pool in asking order: by score, with ``explore`` of the places random."""
-        n = len(proba)
+        n = len(scores)
         if self.strategy == "random":
             return self._rng.permutation(n)
-        order = rank(SCORERS[self.strategy](proba), n, self._rng)
+        order = rank(scores, n, self._rng)
+        if self.strategy == "diverse":
+            order = self._diverse_head(scores, order)
         if not self.explore:
             return order
         # Each place is random with probability `explore`; an item keeps its first place.
@@ -303,6 +311,24 @@ class ActiveLearning:
         kept = merged[np.sort(first)]
         rest = order[~np.isin(order, kept)]
         return np.concatenate([kept, rest])
+
+    def _diverse_head(self, scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """The first ``suggest_top`` places filled batch by batch with :func:`diverse_batch`."""
+        with self._lock:
+            taken = np.fromiter((self._row[i] for i in self._taken), np.intp, len(self._taken))
+        chosen = np.zeros(len(scores), bool)
+        chosen[taken] = True
+        head: list[np.ndarray] = []
+        while sum(map(len, head)) < self.suggest_top and not chosen.all():
+            batch = diverse_batch(self._X, scores, self.batch_size, self._rng, exclude=chosen)
+            if not len(batch):
+                break
+            chosen[batch] = True
+            head.append(batch)
+        if not head:
+            return order
+        head_rows = np.concatenate(head)
+        return np.concatenate([head_rows, order[~np.isin(order, head_rows)]])
 
     def _training_set(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Pool rows and labels of the human labels now: majority per item, ties to the latest."""
@@ -378,9 +404,7 @@ class ActiveLearning:
         """One point of the learning curve: held-out accuracy if given, else cross-validated."""
         if self._test is not None:
             X_test, y_test = self._test
-            classes = np.asarray(fitted.classes_).astype(str)
-            accuracy = float(np.mean(classes[_predict_chunked(fitted, X_test).argmax(axis=1)]
-                                     == y_test))
+            accuracy = float(np.mean(_predict(fitted, X_test) == y_test))
             method = "test"
         else:
             accuracy, method = _cv_accuracy(self.model, X, y, self.seed), "cv"
@@ -540,11 +564,7 @@ def _check_model(model: Any) -> None:
     if isinstance(model, type):
         raise TypeError(f"model must be an estimator instance, e.g. {model.__name__}(), "
                         "not the class")
-    missing = [m for m in ("fit", "predict_proba") if not callable(getattr(model, m, None))]
-    if missing:
-        raise TypeError(f"{type(model).__name__} has no {' or '.join(missing)}: active learning "
-                        "ranks by predicted probabilities. Use a classifier with predict_proba, "
-                        "e.g. LogisticRegression(), or SVC(probability=True)")
+    check_estimator(model)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -552,20 +572,12 @@ def _error_text(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
-def _fit_clone(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
-    try:
-        from .models import fit_clone
-    except ImportError:  # pragma: no cover - until core/models.py lands
-        from sklearn.base import clone
-
-        return clone(model).fit(X, y)
-    return fit_clone(model, X, y)
-
-
-def _predict_chunked(model: Any, X: np.ndarray) -> np.ndarray:
-    parts = [np.asarray(model.predict_proba(X[k:k + SCORE_CHUNK]), dtype=np.float64)
-             for k in range(0, len(X), SCORE_CHUNK)]
-    return np.concatenate(parts) if parts else np.zeros((0, len(model.classes_)))
+def _predict(model: Any, X: Any) -> np.ndarray:
+    """Predicted labels (as strings) from ``predict_proba``, in chunks."""
+    classes = np.asarray(model.classes_).astype(str)
+    parts = [classes[np.asarray(model.predict_proba(X[k:k + SCORE_CHUNK])).argmax(axis=1)]
+             for k in range(0, X.shape[0], SCORE_CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=str)
 
 
 def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> float:
@@ -580,45 +592,26 @@ def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> float:
     hits = 0
     try:
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
-            fitted = _fit_clone(model, X[train], y[train])
-            classes = np.asarray(fitted.classes_).astype(str)
-            hits += int((classes[fitted.predict_proba(X[test]).argmax(axis=1)] == y[test]).sum())
+            fitted = fit_clone(model, X[train], y[train])
+            hits += int((_predict(fitted, X[test]) == y[test]).sum())
     except Exception as exc:  # the curve is a report: a failing fold must not stop the loop
         log.warning("cross-validation for the learning curve failed: %s", _error_text(exc))
         return float("nan")
     return hits / len(y)
 
 
-def _pool(project: Project, features: Any) -> tuple[list[str], np.ndarray]:
-    try:
-        from .features import features_for
-    except ImportError:  # pragma: no cover - until core/features.py lands
-        features_for = _features_fallback
-    ids, X = features_for(project, features)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"features must be 2-D (one row per item); got shape {X.shape}")
-    if not np.isfinite(X).all():
-        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-        raise ValueError(f"features hold NaN or infinite values in {len(bad)} row(s), e.g. for "
-                         f"items {[ids[k] for k in bad[:3]]}; impute them (e.g. "
-                         "sklearn.impute.SimpleImputer) or drop those items first")
-    if len(ids) == 0:
+def _pool(project: Project, features: Any) -> tuple[list[str], Any]:
+    """Item ids and feature rows (numpy, or scipy sparse for TF-IDF) for the pool."""
+    if project.store.item_count() == 0:
         raise ValueError("the project has no items yet: add them before starting active learning")
+    ids, X = features_for(project, features)
+    if hasattr(X, "detach"):  # torch: the pool is read in chunks by numpy-facing code
+        X = X.detach().cpu().numpy()
+    if not hasattr(X, "tocoo"):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"features must be 2-D (one row per item); got shape {X.shape}")
     return [str(i) for i in ids], X
-
-
-def _features_fallback(project: Project, features: Any) -> tuple[list[str], np.ndarray]:
-    ids = [r["item_id"] for r in project.store.items_table()]
-    if hasattr(features, "index") and hasattr(features, "reindex") and \
-            set(map(str, features.index)) >= set(ids):
-        return ids, np.asarray(features.reindex(ids), dtype=np.float64)
-    X = np.asarray(features, dtype=np.float64)
-    if X.ndim != 2 or len(X) != len(ids):
-        raise ValueError(f"features have {len(X) if X.ndim else 0} rows but the project has "
-                         f"{len(ids)} items; pass one row per item in the order they were added, "
-                         "or a DataFrame indexed by item id")
-    return ids, X
 
 
 def _check_test(test: Any, n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -626,7 +619,9 @@ def _check_test(test: Any, n_features: int) -> tuple[np.ndarray, np.ndarray] | N
         return None
     if not isinstance(test, (tuple, list)) or len(test) != 2:
         raise ValueError("test must be a pair (X_test, y_test)")
-    X_test, y_test = np.asarray(test[0], dtype=np.float64), np.asarray(test[1]).astype(str)
+    X_test, y_test = test[0], np.asarray(test[1]).astype(str)
+    if not hasattr(X_test, "tocoo"):
+        X_test = np.asarray(X_test, dtype=np.float64)
     if X_test.ndim != 2 or X_test.shape[1] != n_features or len(X_test) != len(y_test):
         raise ValueError(f"test X must be (n, {n_features}) with one label per row; got "
                          f"{X_test.shape} and {len(y_test)} labels")
