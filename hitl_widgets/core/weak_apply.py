@@ -395,11 +395,12 @@ def _rowwise_column(values: list, name: str, index, label_map) -> np.ndarray:
     try:
         arr = np.asarray(values)
     except (ValueError, TypeError):  # ragged (an LF returned a list): check value by value
-        arr = np.asarray(values, dtype=object)
-    if arr.dtype.kind in "iub":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.floor(arr)).all():
-        return arr.astype(np.int64)  # 1.0 is label 1, as in Snorkel
+        arr = None
+    if arr is not None and arr.ndim == 1:
+        if arr.dtype.kind in "iub":
+            return arr.astype(np.int64)
+        if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.floor(arr)).all():
+            return arr.astype(np.int64)  # 1.0 is label 1, as in Snorkel
     out = np.empty(len(values), dtype=np.int64)
     for pos, value in enumerate(values):
         out[pos] = _one_label(value, name, index[pos], label_map)
