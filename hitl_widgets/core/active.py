@@ -96,18 +96,17 @@ def rank(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0,
     """
     n_top, n_random, salt = _rank_setup(rng, explore, n)
     if _is_device_tensor(scores):
-        cand, cand_scores, excluded, size = _device_candidates(scores, n_top, exclude)
+        excluded = _Excluded(exclude, scores.shape[0])
+        cand, cand_scores = _device_candidates(scores, n_top, excluded)
     else:
         values = _checked_scores(scores)
-        size = values.size
-        excluded = _exclude_mask(exclude, size)
+        excluded = _Excluded(exclude, values.size)
         cand, cand_scores = _candidates(values, excluded, n_top)
-    n_avail = size - (int(excluded.sum()) if excluded is not None else 0)
-    n_top, n_random = _fit_counts(n_top, n_random, n_avail)
+    n_top, n_random = _fit_counts(n_top, n_random, excluded.available)
     order = np.lexsort((_tie_keys(cand, salt), -cand_scores))
     top = cand[order[:n_top]]
     if n_random:
-        top = np.concatenate([top, _explore_picks(rng, size, excluded, top, n_random, n_avail)])
+        top = np.concatenate([top, _explore_picks(rng, excluded, top, n_random)])
     return top.astype(np.intp, copy=False)
 
 
@@ -123,14 +122,13 @@ def rank_reference(scores, n: int, rng: np.random.Generator, *, explore: float =
     """
     n_top, n_random, salt = _rank_setup(rng, explore, n)
     values = _checked_scores(scores)
-    excluded = _exclude_mask(exclude, values.size)
-    idx = np.arange(values.size) if excluded is None else np.flatnonzero(~excluded)
+    excluded = _Excluded(exclude, values.size)
+    idx = np.flatnonzero(~excluded.mask())
     n_top, n_random = _fit_counts(n_top, n_random, idx.size)
     ordered = idx[np.lexsort((_tie_keys(idx, salt), -values[idx]))]
     top = ordered[:n_top]
     if n_random:
-        top = np.concatenate([top, _explore_picks(rng, values.size, excluded, top, n_random,
-                                                  idx.size)])
+        top = np.concatenate([top, _explore_picks(rng, excluded, top, n_random)])
     return top.astype(np.intp, copy=False)
 
 
@@ -162,45 +160,83 @@ def _checked_scores(scores) -> np.ndarray:
     return values
 
 
+class _Excluded:
+    """The items not to pick, given as a boolean mask or as indices; cheap to ask about a few
+    items without building a pool-sized mask (a handful of labeled items in a 1M pool)."""
+
+    def __init__(self, exclude, size: int):
+        self.size = size
+        self._mask = self._idx = None
+        if exclude is None:
+            self._idx = np.zeros(0, np.int64)
+        else:
+            ex = _to_numpy(exclude)
+            if ex.dtype == bool:
+                if ex.shape != (size,):
+                    raise ValueError(f"exclude mask has shape {ex.shape}; the pool has {size} "
+                                     "items")
+                self._mask = ex
+            else:
+                ex = np.asarray(ex, dtype=np.int64).ravel()
+                if ex.size and (ex.min() < -size or ex.max() >= size):
+                    raise ValueError(f"exclude holds indices outside the pool of {size} items")
+                self._idx = np.unique(np.where(ex < 0, ex + size, ex))
+        self.count = (int(np.count_nonzero(self._mask)) if self._mask is not None
+                      else self._idx.size)
+        self.available = size - self.count
+
+    def mask(self) -> np.ndarray:
+        if self._mask is None:
+            self._mask = np.zeros(self.size, dtype=bool)
+            self._mask[self._idx] = True
+        return self._mask
+
+    def contains(self, idx: np.ndarray) -> np.ndarray:
+        if self._mask is not None:
+            return self._mask[idx]
+        return np.isin(idx, self._idx, assume_unique=False)
+
+    def positions_in(self, step: int, sample_size: int) -> np.ndarray:
+        """Positions, in ``values[::step]``, of the excluded items that sample hits."""
+        if self._mask is not None:
+            return np.flatnonzero(self._mask[::step])
+        hit = self._idx[self._idx % step == 0] // step
+        return hit[hit < sample_size]
+
+
 def _exclude_mask(exclude, size: int) -> np.ndarray | None:
     """A boolean mask of the items not to pick, or None when nothing is excluded."""
-    if exclude is None:
-        return None
-    ex = _to_numpy(exclude)
-    if ex.dtype == bool:
-        if ex.shape != (size,):
-            raise ValueError(f"exclude mask has shape {ex.shape}; the pool has {size} items")
-        return ex
-    ex = np.asarray(ex, dtype=np.int64).ravel()
-    if ex.size and (ex.min() < -size or ex.max() >= size):
-        raise ValueError(f"exclude holds indices outside the pool of {size} items")
-    mask = np.zeros(size, dtype=bool)
-    mask[ex] = True
-    return mask
+    return None if exclude is None else _Excluded(exclude, size).mask()
 
 
-def _candidates(values: np.ndarray, excluded, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(values: np.ndarray, excluded: _Excluded, n: int):
     """Every item whose score could be among the best ``n`` (all ties at the edge included)."""
-    if excluded is not None:
-        values = np.where(excluded, -np.inf, values)
     size = values.size
-    if n <= 0 or size == 0:
+    if n <= 0 or excluded.available == 0:
         return np.zeros(0, np.intp), values[:0]
-    step = size // max(4096, 32 * n)
+    step = size // max(4096, 256 * n)
+    cand = None
     if step >= 4:
-        # The n-th best of a sample is <= the n-th best of the pool, so keeping everything at
-        # or above it keeps the true top n; with a sample of 32n the kept set is ~size/32.
-        sample = values[::step]
-        threshold = np.partition(sample, sample.size - n)[sample.size - n]
-        cand = np.flatnonzero(values >= threshold)
-    else:
+        # The n-th best non-excluded score of a sample is <= the n-th best of the pool, so
+        # everything at or above it holds the true top n. One pass over the pool, no sort.
+        sample = values[::step].copy()
+        sample[excluded.positions_in(step, sample.size)] = -np.inf
+        if sample.size >= n:
+            threshold = np.partition(sample, sample.size - n)[sample.size - n]
+            if threshold > -np.inf:
+                cand = np.flatnonzero(values >= threshold)
+    if cand is None:  # small pool, or most of the sample excluded: look at everything
         cand = np.arange(size)
-    if excluded is not None:
-        cand = cand[~excluded[cand]]
-    return cand, values[cand]
+    cand = cand[~excluded.contains(cand)] if excluded.count else cand
+    cand_scores = values[cand]
+    if cand.size > 4 * n:  # narrow to the exact n-th best before sorting
+        edge = np.partition(cand_scores, cand.size - n)[cand.size - n]
+        keep = cand_scores >= edge
+        cand, cand_scores = cand[keep], cand_scores[keep]
+    return cand, cand_scores
 
 
-def _device_candidates(scores, n: int, exclude):
+def _device_candidates(scores, n: int, excluded: _Excluded):
     """:func:`_candidates` for a tensor on a GPU: threshold with ``torch.topk`` there."""
     import torch
 
@@ -208,22 +244,19 @@ def _device_candidates(scores, n: int, exclude):
         raise ValueError(f"scores must be 1-D, got shape {tuple(scores.shape)}")
     if torch.isnan(scores).any():
         raise ValueError("scores contain NaN; check the model's probabilities")
-    size = scores.shape[0]
-    excluded = _exclude_mask(exclude, size)
+    if n <= 0 or excluded.available == 0:
+        return np.zeros(0, np.intp), np.zeros(0)
     values = scores
-    if excluded is not None:
-        mask = torch.from_numpy(excluded).to(scores.device)
+    if excluded.count:
+        mask = torch.from_numpy(excluded.mask()).to(scores.device)
         values = scores.masked_fill(mask, float("-inf"))
-    if n <= 0 or size == 0:
-        return np.zeros(0, np.intp), np.zeros(0), excluded, size
-    threshold = torch.topk(values, min(n, size)).values[-1]
+    threshold = torch.topk(values, min(n, excluded.available)).values[-1]
     cand = torch.nonzero(values >= threshold).flatten()
-    cand_np = cand.cpu().numpy()
-    vals_np = values[cand].cpu().numpy()
-    if excluded is not None:
-        keep = ~excluded[cand_np]
+    cand_np, vals_np = cand.cpu().numpy(), values[cand].cpu().numpy()
+    if excluded.count:
+        keep = ~excluded.contains(cand_np)
         cand_np, vals_np = cand_np[keep], vals_np[keep]
-    return cand_np, vals_np, excluded, size
+    return cand_np, vals_np
 
 
 def _tie_keys(idx: np.ndarray, salt: np.uint64) -> np.ndarray:
@@ -235,20 +268,20 @@ def _tie_keys(idx: np.ndarray, salt: np.uint64) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def _explore_picks(rng, size: int, excluded, taken: np.ndarray, k: int, n_avail: int):
+def _explore_picks(rng, excluded: _Excluded, taken: np.ndarray, k: int) -> np.ndarray:
     """``k`` distinct items drawn uniformly from the pool minus ``excluded`` and ``taken``."""
-    free = n_avail - taken.size
-    if free > 8 * k:  # a mostly free pool: draw indices and drop the few that collide
+    if excluded.available - taken.size > 8 * k:  # mostly free: draw, drop the few collisions
         seen = set(taken.tolist())
         out: list[int] = []
         for _ in range(64):
-            for i in rng.integers(0, size, size=2 * k + 8).tolist():
-                if i not in seen and (excluded is None or not excluded[i]):
+            draw = rng.integers(0, excluded.size, size=2 * k + 8)
+            for i in draw[~excluded.contains(draw)].tolist():
+                if i not in seen:
                     seen.add(i)
                     out.append(i)
                     if len(out) == k:
                         return np.asarray(out, dtype=np.intp)
-    pool = np.ones(size, dtype=bool) if excluded is None else ~excluded
+    pool = ~excluded.mask()
     pool[taken] = False
     return rng.choice(np.flatnonzero(pool), size=k, replace=False)
 

@@ -36,7 +36,10 @@ def pixels(images: Sequence, value_range: tuple[float, float] | None = None) -> 
     >>> pixels(np.array([[[0.0, 16.0]], [[8.0, 4.0]]])).tolist()
     [[0.0, 1.0], [0.5, 0.25]]
     """
-    arr = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    try:
+        arr = images if isinstance(images, np.ndarray) else np.stack(list(images))
+    except ValueError:
+        arr = np.empty(0, dtype=object)
     if arr.dtype == object or arr.ndim < 2:
         raise ValueError("pixels needs images of one shape, e.g. an (n, 8, 8) array; resize "
                          "them first or let features_for decode and resize stored images")

@@ -64,8 +64,9 @@ def check_estimator(estimator: Any) -> None:
     if not hasattr(estimator, "predict_proba"):
         raise TypeError(
             f"{type(estimator).__name__} has no predict_proba, which active learning needs to "
-            "score items; use e.g. LogisticRegression(), SVC(probability=True) or "
-            "CalibratedClassifierCV(your_model)")
+            "score items; use e.g. LogisticRegression(), or wrap yours as "
+            "CalibratedClassifierCV(your_model, ensemble=False) (for SVC on scikit-learn "
+            "before 1.9, SVC(probability=True))")
 
 
 def check_finite(X) -> None:
