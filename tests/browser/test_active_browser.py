@@ -145,7 +145,8 @@ def test_keys_stay_fast_during_a_retrain_and_the_window_reranks(page, jupyter_se
                   f"max {max(values):.1f} ms")
     assert len(dom) >= 30, f"only {len(dom)} keys fell inside a retrain; raise KEYS"
     assert len(ack) == len(dom)  # every label of those keys was acknowledged
-    assert len({s["to"] for s in data["samples"]}) == KEYS  # no item drawn twice
+    # Each key labeled another item (a re-rank may bring back an item shown before, unlabeled).
+    assert len({s["from"] for s in data["samples"]}) == KEYS
 
     status = nb.eval("al.status()")
     assert status["error"] is None and not status["retraining"]
