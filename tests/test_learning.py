@@ -437,3 +437,28 @@ def test_text_items_without_features_learn_from_tfidf(tmp_path):
     assert {s["labels"][0] for s in suggested.values()} == {"spam"}
     al.close()
     project.close()
+
+
+def test_explore_mixes_random_items_into_the_ranking_under_the_seed(pool):
+    project, X, truth, ids = pool
+    heads = {}
+    for explore, seed in ((0.0, 0), (0.5, 0), (0.5, 0), (0.5, 1)):
+        al = ActiveLearning(project, model=LogisticRegression(), features=X, explore=explore,
+                            seed=seed, retrain_every=1000)
+        if not heads:
+            label(project, ids, truth, first_of_each_class(truth, ids, 3))
+        al.retrain(wait=True)
+        heads.setdefault((explore, seed), []).append(al.next_ids(project, "ana", set(), 20))
+        ranked = al.next_ids(project, "ana", set(), len(ids))
+        assert len(ranked) == len(set(ranked)) == len(ids) - 9  # every open item, once
+        al.close()
+    pure = set(heads[(0.0, 0)][0])
+    first, again = heads[(0.5, 0)]
+    assert first == again and first != heads[(0.5, 1)][0]  # a seed repeats its picks
+    assert 3 <= len(set(first) - pure) <= 17  # about half of the places went to random items
+
+
+def test_public_name():
+    import hitl_widgets as hw
+
+    assert hw.ActiveLearning is ActiveLearning

@@ -249,7 +249,10 @@ class ActiveLearning:
                 with self._lock:
                     self._rerun = False
                     self._retraining = True
-                self._retrain_once()
+                try:
+                    self._retrain_once()
+                except Exception as exc:  # anything else (a full disk, say): report, go on
+                    self._fail(exc)
                 with self._lock:
                     if not self._rerun or self._closed:
                         self._thread = None
@@ -273,11 +276,10 @@ class ActiveLearning:
             scorer = PoolScorer(scoring, rng=self._rng, chunk=SCORE_CHUNK).rescore(fitted,
                                                                                   self._X)
         except Exception as exc:
-            self._error = _error_text(exc)
-            log.warning("retrain failed; serving the previous ranking: %s", self._error,
-                        exc_info=True)
+            self._fail(exc)
             return
-        version = self._version + 1 if self._pending is None else self._pending["version"] + 1
+        with self._lock:  # a result still waiting for the main thread counts as landed
+            version = (self._version if self._pending is None else self._pending["version"]) + 1
         order = self._rank(scorer.scores)
         top, best = scorer.proba_top, np.asarray(scorer.pred).astype(str)
         if self.auto_accept is not None:
@@ -291,6 +293,12 @@ class ActiveLearning:
             self._pending = result
         self._deliver(self._land_pending)
         self._evaluate(fitted, X, y, f"m{version}", n_labels)
+
+    def _fail(self, exc: Exception) -> None:
+        with self._lock:
+            self._error = _error_text(exc)
+        log.warning("retrain failed; serving the previous ranking: %s", self._error,
+                    exc_info=exc)
 
     def _rank(self, scores: np.ndarray) -> np.ndarray:
         """The whole pool in asking order: by score, with ``explore`` of the places random."""
