@@ -462,3 +462,14 @@ def test_public_name():
     import hitl_widgets as hw
 
     assert hw.ActiveLearning is ActiveLearning
+
+
+def test_an_undone_label_puts_its_item_back_in_the_ranking(pool):
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=LogisticRegression(), features=X, retrain_every=1000)
+    head = al.next_ids(project, "ana", set(), 3)
+    label(project, ids, truth, head[:1])
+    assert al.next_ids(project, "ana", set(), 2) == head[1:]
+    project.undo(annotator="ana")
+    assert al.next_ids(project, "ana", set(), 3) == head
+    al.close()

@@ -378,7 +378,7 @@ class ActiveLearning:
                 self._auto[item_id] = str(best[k])
                 if j in spot:
                     self._spot_pending[item_id] = str(best[k])
-            self._taken = self._taken | {self._ids[k] for k in sure}
+            self._taken.update(self._ids[k] for k in sure)
 
     def _land_pending(self) -> None:
         """Swap in a waiting model, then store its suggestions (listeners refresh views)."""
@@ -448,8 +448,8 @@ class ActiveLearning:
         if kind == "annotation" and info.get("annotator") != self.model_annotator:
             item_id = info.get("item_id")
             with self._lock:
-                if item_id in self._row and item_id not in self._taken:
-                    self._taken = self._taken | {item_id}
+                if item_id in self._row:  # in place: a membership test never sees half a set
+                    self._taken.add(item_id)
                 if item_id in self._spot_pending:
                     self._check_spot(item_id, info.get("seq"))
                 self._new_labels += 1
@@ -457,7 +457,7 @@ class ActiveLearning:
             if due:
                 self._start_retrain()
         elif kind == "retraction":
-            self._reload_taken()
+            self._reload_taken(info.get("item_id"))
 
     def _check_spot(self, item_id: str, seq: int | None) -> None:
         auto = self._spot_pending.pop(item_id)
@@ -465,12 +465,16 @@ class ActiveLearning:
             if r["seq"] == seq:
                 self._spot_results.append(r["labels"][0] == auto)
 
-    def _reload_taken(self) -> None:
-        human = {r["item_id"] for r in self.project.store.current_labels()
-                 if r["annotator"] != self.model_annotator}
-        with self._lock:
-            self._taken = (human | set(self._auto)) & set(self._row)
-            self._cursor = 0
+    def _reload_taken(self, item_id: str | None) -> None:
+        """After an undo: the item is open again unless someone else's label still holds."""
+        if item_id not in self._row:
+            return
+        live = self.project.store.live_events(["annotation"], [item_id])
+        if not any(r["annotator"] != self.model_annotator for r in live):
+            with self._lock:
+                if item_id not in self._auto:
+                    self._taken.discard(item_id)
+                self._cursor = 0
 
     def _load_state(self) -> None:
         """Auto-labels and spot checks already in the file (a reopened project)."""
