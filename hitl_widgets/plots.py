@@ -1,0 +1,89 @@
+"""Plotly figure builders shared by the widgets and the simulation.
+
+Each function takes plain DataFrames and returns a ``plotly.graph_objects.Figure``; plotly is
+imported inside them, so importing this module costs nothing.
+
+Example
+-------
+>>> import pandas as pd
+>>> summary = pd.DataFrame({"strategy": ["random", "random", "margin", "margin"],
+...                         "n_labels": [10, 20, 10, 20], "mean": [0.5, 0.6, 0.5, 0.7],
+...                         "ci_low": [0.4, 0.5, 0.4, 0.6], "ci_high": [0.6, 0.7, 0.6, 0.8]})
+>>> fig = learning_curves(summary)
+>>> [t.name for t in fig.data if t.showlegend is not False]
+['random', 'margin']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Colour-blind-safe (Okabe & Ito); random sampling, the baseline, is always grey.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+BASELINE_COLOR = "#7f7f7f"
+NAMES = {"random": "random", "least_confidence": "least confidence", "margin": "margin",
+         "entropy": "entropy", "diverse": "diverse batch (k-center)"}
+
+
+def learning_curves(summary, *, baseline: str = "random", target: float | None = None,
+                    title: str | None = None) -> Any:
+    """Mean accuracy ± its confidence band per strategy against the number of labels.
+
+    ``summary`` has columns ``strategy, n_labels, mean, ci_low, ci_high`` (as
+    :func:`hitl_widgets.core.simulate.summarize` returns). The ``baseline`` strategy is drawn
+    grey and dashed; ``target`` adds a dotted horizontal line at that accuracy.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    others = [s for s in summary["strategy"].unique() if s != baseline]
+    strategies = ([baseline] if baseline in set(summary["strategy"]) else []) + others
+    for k, strategy in enumerate(strategies):
+        rows = summary[summary["strategy"] == strategy].sort_values("n_labels")
+        is_base = strategy == baseline
+        color = BASELINE_COLOR if is_base else PALETTE[(k - (baseline in strategies)) % len(PALETTE)]
+        name = NAMES.get(strategy, strategy)
+        _add_band(fig, rows, color, name)
+        _add_mean(fig, rows, color, name, dash="dash" if is_base else None)
+    if target is not None:
+        fig.add_hline(y=target, line=dict(color=BASELINE_COLOR, dash="dot", width=1),
+                      annotation_text=f"target {target:.3f}", annotation_position="bottom right")
+    fig.update_layout(
+        title=title or "Accuracy vs labels (mean ± 95 % CI over seeds)",
+        xaxis_title="labels", yaxis_title="test accuracy", template="plotly_white",
+        hovermode="x unified", legend=dict(orientation="h", y=-0.18), height=450,
+        margin=dict(l=60, r=20, t=60, b=60))
+    return fig
+
+
+def _add_band(fig, rows, color: str, name: str) -> None:
+    """The CI as a filled band (lower edge, then upper edge filled to it); skipped when NaN."""
+    if rows["ci_low"].isna().all():
+        return
+    import plotly.graph_objects as go
+
+    fill = _rgba(color, 0.18)
+    common = dict(mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
+                  legendgroup=name)
+    fig.add_trace(go.Scatter(x=rows["n_labels"], y=rows["ci_low"], **common))
+    fig.add_trace(go.Scatter(x=rows["n_labels"], y=rows["ci_high"], fill="tonexty",
+                             fillcolor=fill, **common))
+
+
+def _add_mean(fig, rows, color: str, name: str, dash: str | None) -> None:
+    import plotly.graph_objects as go
+
+    fig.add_trace(go.Scatter(
+        x=rows["n_labels"], y=rows["mean"], mode="lines", name=name, legendgroup=name,
+        line=dict(color=color, width=2.5, dash=dash),
+        hovertemplate=f"{name}: %{{y:.3f}}<extra></extra>"))
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    """'#0072B2', 0.2 -> 'rgba(0,114,178,0.2)'.
+
+    >>> _rgba("#0072B2", 0.2)
+    'rgba(0,114,178,0.2)'
+    """
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
