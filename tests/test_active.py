@@ -304,3 +304,15 @@ def test_pool_scorer_refuses_unknown_strategy_and_early_next():
         PoolScorer(seed=1, rng=np.random.default_rng(1))
     with pytest.raises(TypeError, match="predict_proba"):
         PoolScorer().rescore(object(), _pool())
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 20])
+@pytest.mark.parametrize("strategy", ["margin", "least_confidence", "entropy"])
+def test_pool_scorer_scores_equal_the_pure_functions_exactly(strategy, k):
+    g = np.random.default_rng(k)
+    proba = g.dirichlet(np.ones(k), 300)
+    proba[:40] = np.full(k, 1 / k)  # ties between classes
+    scorer = PoolScorer(strategy, chunk=64).rescore(lambda rows: proba[rows], np.arange(300))
+    np.testing.assert_array_equal(scorer.scores, active.SCORERS[strategy](proba))
+    np.testing.assert_array_equal(scorer.pred, proba.argmax(axis=1))
+    np.testing.assert_array_equal(scorer.proba_top, proba.max(axis=1))
