@@ -6,8 +6,8 @@ data it reads from module globals (a keyword list defined in another cell), Snor
 preprocessors. Editing one LF changes its fingerprint only, so re-applying a set of LFs re-runs
 that one alone.
 
-A frame's version hashes its index, column names, dtypes and every value
-(``pandas.util.hash_pandas_object``, about 0.3 s per million short texts). Callers that already
+A frame's version hashes its index, column names, dtypes and every value (from the column
+buffers: about 50 ms per million short texts). Callers that already
 know their data version (a project's item count and last item) pass it instead and skip the hash.
 
 Example
@@ -139,17 +139,50 @@ def _safe_repr(value: Any) -> str:
 def frame_version(df) -> str:
     """A hex digest of a frame's index, column names, dtypes and values.
 
-    Raises TypeError when a column holds unhashable values (lists, dicts): pass
-    ``data_version=`` to :func:`~hitl_widgets.core.weak.apply_lfs` then.
+    Arrow-backed columns (pandas' default ``str``) and numeric columns are hashed from their
+    memory buffers (about 40 ms per million short texts); object columns through
+    ``pandas.util.hash_pandas_object`` (ten times slower). Raises TypeError when a column holds
+    unhashable values (lists, dicts): pass ``data_version=`` to
+    :func:`~hitl_widgets.core.weak.apply_lfs` then.
     """
-    import pandas as pd
-
     h = hashlib.sha1()
     h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
     h.update(str(len(df)).encode())
-    if len(df):
-        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    _feed_index(h, df.index)
+    for _, column in df.items():
+        _feed_column(h, column)
     return h.hexdigest()
+
+
+def _feed_index(h, index) -> None:
+    import pandas as pd
+
+    if isinstance(index, pd.RangeIndex):
+        h.update(repr((index.start, index.stop, index.step)).encode())
+    else:
+        _feed_column(h, index.to_series(index=pd.RangeIndex(len(index))))
+
+
+def _feed_column(h, column) -> None:
+    import pandas as pd
+
+    values = column.array
+    if hasattr(values, "__arrow_array__") and not isinstance(values, np.ndarray):
+        try:  # Arrow memory: validity, offsets and data buffers of each chunk, as they are
+            chunks = values.__arrow_array__()
+            for chunk in getattr(chunks, "chunks", [chunks]):
+                h.update(repr((chunk.offset, len(chunk))).encode())
+                for buffer in chunk.buffers():
+                    if buffer is not None:
+                        h.update(memoryview(buffer))
+            return
+        except (TypeError, ValueError, AttributeError):
+            pass  # not Arrow after all: hash the values below
+    raw = column.to_numpy()
+    if raw.dtype != object:
+        h.update(np.ascontiguousarray(raw).view(np.uint8).tobytes())
+    else:
+        h.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
 
 
 class LFCache:

@@ -150,12 +150,10 @@ def keyword_lf(name: str, keywords: Sequence[str] | str, label: Any, column: str
 
     def f(df):
         text = _text(df, column, name)
-        if not case:  # lower once, then plain substring tests (no regex engine)
-            text = text.str.lower()
-        needles = words if case else [w.lower() for w in words]
         hit = np.zeros(len(df), dtype=bool)
-        for word in needles:
-            hit |= text.str.contains(word, regex=False, na=False).to_numpy(dtype=bool)
+        for word in words:  # plain substring tests: no regex engine, no lowered copy
+            found = text.str.contains(word, case=case, regex=False, na=False)
+            hit |= found.to_numpy(dtype=bool)
         return np.where(hit, value, ABSTAIN)
 
     spec = {"keywords": words, "label": value, "column": column, "case": case}
@@ -179,13 +177,33 @@ def regex_lf(name: str, pattern: str, label: Any, column: str = "text", flags: i
         raise ValueError(f"regex_lf {name!r}: invalid pattern {pattern!r} ({exc})") from exc
     value = _label_int(label, labels)
 
+    inline = _inline_flags(pattern, flags)
+
     def f(df):
         text = _text(df, column, name)
-        hit = text.str.contains(pattern, flags=flags, regex=True, na=False)
+        hit = None
+        if inline is not None:  # Arrow's regex engine (RE2), 10x faster than Python's re
+            try:
+                hit = text.str.contains(inline, regex=True, na=False)
+            except Exception:  # syntax RE2 lacks (look-arounds, back-references)
+                hit = None
+        if hit is None:
+            hit = text.astype(object).str.contains(pattern, flags=flags, regex=True, na=False)
         return np.where(hit.to_numpy(dtype=bool), value, ABSTAIN)
 
     spec = {"pattern": pattern, "flags": int(flags), "label": value, "column": column}
     return VectorizedLF(name, f, spec)
+
+
+def _inline_flags(pattern: str, flags: int) -> str | None:
+    """The pattern with IGNORECASE / MULTILINE / DOTALL written inline, or None when other
+    flags make only Python's re safe."""
+    letters = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
+    rest = flags & ~(re.IGNORECASE | re.MULTILINE | re.DOTALL)
+    if rest not in (0, re.UNICODE):  # re.UNICODE is the default for str patterns
+        return None
+    inline = "".join(c for flag, c in letters.items() if flags & flag)
+    return f"(?{inline}){pattern}" if inline else pattern
 
 
 def threshold_lf(name: str, column: str, op: str, value: float, label: Any,
