@@ -473,3 +473,24 @@ def test_an_undone_label_puts_its_item_back_in_the_ranking(pool):
     project.undo(annotator="ana")
     assert al.next_ids(project, "ana", set(), 3) == head
     al.close()
+
+
+def test_the_labelers_window_follows_the_model_and_shows_its_suggestions(pool):
+    import hitl_widgets as hw
+
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=LogisticRegression(), features=X, retrain_every=1000)
+    w = hw.Labeler(project, annotator="ana", queue=al, prefetch=5)
+    sent: list[dict] = []
+    w.send = lambda content, buffers=None: sent.append(content)
+    for k in range(6):  # label what the Labeler shows, as the browser would
+        item_id = w.window[0]
+        w._dispatch(w, {"type": "submit", "item_id": item_id, "client_seq": k,
+                        "labels": [str(truth[int(item_id[1:])])]}, [])
+    random_window = list(w.window)
+    al.retrain(wait=True)
+    assert w.window == al.next_ids(project, "ana", w.session._done, 5) != random_window
+    redrawn = {p["item_id"]: p for m in sent if m["type"] == "items" for p in m["items"]}
+    assert all(redrawn[i]["suggestion"]["source"] == "model" for i in w.window)
+    w.close()
+    al.close()
