@@ -316,3 +316,18 @@ def test_pool_scorer_scores_equal_the_pure_functions_exactly(strategy, k):
     np.testing.assert_array_equal(scorer.scores, active.SCORERS[strategy](proba))
     np.testing.assert_array_equal(scorer.pred, proba.argmax(axis=1))
     np.testing.assert_array_equal(scorer.proba_top, proba.max(axis=1))
+
+
+def test_exclude_may_be_a_set_or_an_empty_list():
+    scores = np.arange(5, dtype=float)
+    assert rank(scores, 2, np.random.default_rng(0), exclude={4, 3}).tolist() == [2, 1]
+    assert rank(scores, 2, np.random.default_rng(0), exclude=[]).tolist() == [4, 3]
+
+
+def test_bald_strategy_refuses_a_model_without_dropout():
+    from sklearn.linear_model import LogisticRegression
+
+    X = _pool()
+    model = LogisticRegression().fit(X, X[:, 0] > 0)
+    with pytest.raises(TypeError, match="torch model with dropout"):
+        PoolScorer("bald").rescore(model, X)

@@ -1,5 +1,8 @@
 """Acquisition: which items a human should label next.
 
+This module holds the scores, the one ranking rule and :class:`PoolScorer`, which keeps a
+pool's scores between retrains; the rest of the engine imports all three from here.
+
 Scores are pure functions of predicted probabilities: ``(n, k)`` probabilities in (numpy or
 torch), ``(n,)`` scores out, **higher = ask a human sooner**. Ranking, ties and exploration live in
 :func:`rank`, which takes a seeded :class:`numpy.random.Generator`; nothing here uses a global RNG.
@@ -170,7 +173,8 @@ class _Excluded:
         if exclude is None:
             self._idx = np.zeros(0, np.int64)
         else:
-            ex = _to_numpy(exclude)
+            ex = (np.fromiter(exclude, dtype=np.int64, count=len(exclude))
+                  if isinstance(exclude, (set, frozenset)) else _to_numpy(exclude))
             if ex.dtype == bool:
                 if ex.shape != (size,):
                     raise ValueError(f"exclude mask has shape {ex.shape}; the pool has {size} "

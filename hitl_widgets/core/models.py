@@ -223,7 +223,13 @@ def mc_dropout_proba(model: Any, X, T: int = 20, device: Any = None) -> np.ndarr
     import torch
 
     if isinstance(model, TorchClassifier):
+        if not hasattr(model, "module_"):
+            raise ValueError("TorchClassifier is not fitted yet; call fit(X, y) first")
         module, to_tensor = model.module_, model._tensor
+    elif not isinstance(model, torch.nn.Module):
+        raise TypeError(f"MC dropout (bald) needs a torch model with dropout, not "
+                        f"{type(model).__name__}; use TorchClassifier(dropout=0.2) or another "
+                        "strategy such as 'margin'")
     else:
         dev = pick_device(device)
         module = model.to(dev)
