@@ -172,7 +172,9 @@ class ActiveLearning:
     def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
         """Up to ``n`` items for ``annotator``: due spot checks first, then the kept ranking."""
         n = max(int(n), 0)
-        with self._lock:  # take references; the swap replaces them, never mutates
+        # A landing swaps the order for a new array; `taken` only grows in place between
+        # landings (membership tests are safe meanwhile), so references taken here are enough.
+        with self._lock:
             order, cursor, taken = self._order, self._cursor, self._taken
             spots = list(self._spot_pending)
         out = [i for i in spots if i not in exclude][:n]
@@ -493,7 +495,15 @@ class ActiveLearning:
 
     # -- reporting -----------------------------------------------------------------------------
     def status(self) -> dict:
-        """Where the loop stands: model version, labels, retraining, error, auto-labels."""
+        """Where the loop stands.
+
+        ``model_version`` (``"m<n>"``, None before the first model), ``n_human_labels`` (items
+        with a human label), ``retraining``, ``last_retrain_s`` (fit + rescore), ``error`` (the
+        last failed retrain's exception line, None once one succeeds), ``n_auto_labeled``,
+        ``share_auto_labeled`` (of the pool), ``spot_checks_done`` / ``spot_checks_pending``,
+        ``auto_accept_accuracy`` (auto-labels the spot checks confirmed) and
+        ``auto_accept_interval`` (its Wilson 95 % interval).
+        """
         with self._lock:
             n_auto, results = len(self._auto), list(self._spot_results)
             out = {
