@@ -3,6 +3,8 @@ learns, clones and samples MC dropout like a scikit-learn classifier."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -114,8 +116,26 @@ def test_torch_classifier_restores_the_thread_count_after_fit(monkeypatch):
     original = clf._train
     monkeypatch.setattr(clf, "_train", lambda *a: (seen.append(torch.get_num_threads()),
                                                    original(*a)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(before)), raising=False)
     clf.fit(X4, Y4)
     assert seen == [1] and torch.get_num_threads() == before
+
+
+def test_torch_classifier_keeps_a_thread_count_the_user_chose(monkeypatch):
+    before = torch.get_num_threads()
+    seen = []
+    clf = TorchClassifier(max_epochs=1)
+    original = clf._train
+    monkeypatch.setattr(clf, "_train", lambda *a: (seen.append(torch.get_num_threads()),
+                                                   original(*a)))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    clf.fit(X4, Y4)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(before + 3)),
+                        raising=False)
+    clf.fit(X4, Y4)
+    clf.set_params(threads=1).fit(X4, Y4)
+    assert seen == [before, before, 1] and torch.get_num_threads() == before
 
 
 def test_torch_classifier_clones_with_its_parameters():

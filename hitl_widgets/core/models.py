@@ -103,8 +103,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     seed : seeds the weights and the batch order (the global torch RNG is left untouched).
     device : ``None`` for :func:`pick_device`'s choice, or a device name.
     threads : CPU threads while fitting. ``None``: one thread (small heads train fastest so
-        on a CPU) unless ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set; the previous
-        count is restored after ``fit``.
+        on a CPU) unless the user chose a count: ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``
+        is set, or ``torch.get_num_threads()`` differs from the number of usable CPUs (torch's
+        default), e.g. after ``torch.set_num_threads(4)``. The previous count is restored
+        after ``fit``.
 
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
@@ -266,8 +268,7 @@ def _fit_threads(device, threads: int | None):
     """One CPU thread while fitting unless the user chose a count (why: see TorchClassifier)."""
     import torch
 
-    chosen = threads if threads is not None else (
-        None if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS") else 1)
+    chosen = threads if threads is not None else (None if _user_set_threads(torch) else 1)
     if device.type != "cpu" or chosen is None:
         yield
         return
@@ -277,3 +278,12 @@ def _fit_threads(device, threads: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def _user_set_threads(torch) -> bool:
+    """Did the user choose torch's CPU thread count (environment, or torch.set_num_threads)?"""
+    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return True
+    usable = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)
+    return torch.get_num_threads() != usable
