@@ -148,6 +148,11 @@ class DawidSkeneResult:
     loss_history: list[float] = field(repr=False)
     errors_: np.ndarray = field(repr=False)  # annotator x given x true
 
+    def __repr__(self) -> str:
+        return (f"DawidSkeneResult({len(self.labels)} items, {len(self.skills)} annotators, "
+                f"labels {list(self.posteriors.columns)}, n_iter={self.n_iter}, "
+                f"converged={self.converged})")
+
     @cached_property
     def confusions(self) -> dict[Any, pd.DataFrame]:
         classes = self.posteriors.columns
@@ -208,6 +213,8 @@ def dawid_skene(df: pd.DataFrame, n_iter: int = 100, tol: float = 1e-5) -> Dawid
     >>> result = dawid_skene(df)
     >>> result.labels.tolist(), result.skills.round(2).tolist()
     (['a', 'b'], [1.0, 1.0, 0.5])
+    >>> result
+    DawidSkeneResult(2 items, 3 annotators, labels ['a', 'b'], n_iter=5, converged=True)
     """
     if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
         raise ValueError(f"n_iter must be a whole number, at least 1; got {n_iter!r}")
