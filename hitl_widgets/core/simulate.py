@@ -213,7 +213,7 @@ def _run_one(strategy, seed, **args):
 
 
 def _curve(strategy, seed, *, X, y, X_test, y_test, model, budget, initial, step, explore,
-             stratify):
+           stratify):
     """One learning curve: (curve rows, fallback rows, unconverged fits, labelling order)."""
     labelled = _initial_set(y, initial, seed, stratify)
     # The picks get their own stream, so every strategy starts from the same initial set.
@@ -332,6 +332,8 @@ def _check_seeds(seeds):
             raise ValueError(f"seeds is how many repeats to average over; needs >= 1, got {seeds}")
         return list(range(int(seeds)))
     seeds = [int(s) for s in seeds]
+    if any(s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative ints (numpy seeds); got {seeds}")
     if not seeds:
         raise ValueError("seeds is empty; pass a count (e.g. seeds=5) or a list of ints")
     if len(set(seeds)) != len(seeds):
