@@ -89,6 +89,14 @@ def features_for(project, features: Any = None, *, image_size: int = 16):
     ------
     ValueError : the row count differs from the number of items, or values are NaN.
     TypeError : the features are of a kind this function cannot use.
+
+    >>> import os, tempfile
+    >>> from hitl_widgets.core.project import Project
+    >>> project = Project(os.path.join(tempfile.mkdtemp(), "f.hitl"), labels=["ham", "spam"])
+    >>> _ = project.add_items(["cheap pills", "lunch?"], id=["a", "b"])
+    >>> ids, X = features_for(project, np.array([[1.0, 0.0], [0.0, 1.0]]))
+    >>> ids, X.shape
+    (['a', 'b'], (2, 2))
     """
     item_ids = [row["item_id"] for row in project.store.items_table()]
     if features is None:

@@ -39,6 +39,12 @@ def fit_clone(estimator: Any, X, y):
     NotEnoughClasses : (a ValueError) ``y`` holds one class only; keep the current order and
         retry after more labels.
     ValueError : ``X`` has NaN or its row count differs from ``len(y)``.
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> fit_clone(LogisticRegression(), [[0.0], [1.0]], ["a", "a"])
+    Traceback (most recent call last):
+    ...
+    hitl_widgets.core.models.NotEnoughClasses: need labels of at least 2 classes to train; so far all 2 are 'a'
     """
     check_estimator(estimator)
     y = np.asarray(y)
@@ -50,7 +56,7 @@ def fit_clone(estimator: Any, X, y):
     if np.unique(y).size < 2:
         raise NotEnoughClasses(
             f"need labels of at least 2 classes to train; so far all {len(y)} are "
-            f"{y[0]!r}" if len(y) else "need labels of at least 2 classes to train; none yet")
+            f"{y[0].tolist()!r}" if len(y) else "need labels of at least 2 classes to train; none yet")
     model = clone(estimator, safe=False)
     model.fit(X, y)
     return model
@@ -70,7 +76,13 @@ def check_estimator(estimator: Any) -> None:
 
 
 def check_finite(X) -> None:
-    """Raise ValueError naming how many rows and columns hold NaN or infinity."""
+    """Raise ValueError naming how many rows and columns hold NaN or infinity.
+
+    >>> check_finite(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: features have NaN or infinite values in 1 rows and 1 columns (first at row 0, column 1); impute them first, e.g. sklearn.impute.SimpleImputer().fit_transform(X), or drop those items
+    """
     data = X.data if hasattr(X, "tocoo") else X  # scipy sparse: only stored values matter
     if hasattr(data, "detach"):
         data = data.detach().cpu().numpy()
