@@ -181,3 +181,18 @@ def test_mc_dropout_takes_a_plain_module_and_refuses_one_without_dropout():
     assert mc_dropout_proba(module, X4, T=2, device="cpu").shape == (2, 4, 3)
     with pytest.raises(ValueError, match="no dropout"):
         mc_dropout_proba(torch.nn.Linear(2, 3), X4, T=2, device="cpu")
+
+
+def test_torch_classifier_scores_a_wide_sparse_pool_in_small_dense_chunks(monkeypatch):
+    from hitl_widgets.core import models
+
+    X = sparse.random(3000, 20_000, density=0.001, format="csr", random_state=0,
+                      dtype=np.float32)
+    y = np.arange(3000) % 2
+    clf = TorchClassifier(hidden=0, max_epochs=1).fit(X[:50], y[:50])
+    widths = []
+    dense = models._dense32
+    monkeypatch.setattr(models, "_dense32", lambda rows: widths.append(rows.shape[0])
+                        or dense(rows))
+    assert clf.predict_proba(X).shape == (3000, 2)
+    assert max(widths) <= 2**24 // 20_000

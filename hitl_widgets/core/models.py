@@ -203,6 +203,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         if device is not None:
             self.module_.to(device)
             self.device_ = torch.device(device)
+        # Rows are made dense per chunk: bound a chunk to ~16M values (64 MB), so a wide sparse
+        # TF-IDF pool is not densified whole.
+        chunk = max(1, min(int(chunk), 2**24 // max(1, self.n_features_in_)))
         out = []
         with torch.no_grad():
             for start in range(0, X.shape[0], chunk):
