@@ -95,7 +95,7 @@ def test_margin_asks_for_the_items_a_fitted_model_is_least_sure_of(iris):
 
 
 def test_summary_interval_matches_statsmodels(iris):
-    result = small(*iris, seeds=4)
+    result = small(*iris, seeds=4, strategies=["margin"])
     row = result.summary.query("strategy == 'margin' and n_labels == 30").iloc[0]
     acc = result.curves.query("strategy == 'margin' and n_labels == 30").accuracy.to_numpy()
     low, high = DescrStatsW(acc).tconfint_mean(alpha=0.05)
@@ -129,7 +129,7 @@ def test_labels_to_reach_reads_the_first_round_at_target():
 
 
 def test_labels_to_reach_defaults_to_random_at_the_budget(iris):
-    result = small(*iris)
+    result = small(*iris, strategies=["random", "margin"])
     out = result.labels_to_reach().set_index("strategy")
     random_final = result.curves.query("strategy == 'random' and n_labels == 40").accuracy.mean()
     assert out.target.unique().tolist() == [pytest.approx(random_final)]
@@ -140,9 +140,12 @@ def test_labels_to_reach_defaults_to_random_at_the_budget(iris):
 
 def test_without_a_test_set_a_quarter_is_held_out_and_said(iris):
     X, y = iris
-    result = small(X, y)
+    result = small(X, y, strategies=["random"])
     assert any("held out 38 rows" in note for note in result.notes)
-    with_test = small(X, y, test=(X, y))
+    # Labelled rows are rows of the caller's X, and never the held-out ones.
+    labelled = set().union(*(set(rows.tolist()) for rows in result.order.values()))
+    assert labelled <= set(range(150)) and len(labelled) <= 150 - 38
+    with_test = small(X, y, test=(X, y), strategies=["random"])
     assert with_test.notes == []
 
 
