@@ -186,8 +186,10 @@ def test_mc_dropout_takes_a_plain_module_and_refuses_one_without_dropout():
 def test_torch_classifier_scores_a_wide_sparse_pool_in_small_dense_chunks(monkeypatch):
     from hitl_widgets.core import models
 
-    X = sparse.random(3000, 20_000, density=0.001, format="csr", random_state=0,
-                      dtype=np.float32)
+    g = np.random.default_rng(0)
+    X = sparse.csr_matrix((g.random(60_000, dtype=np.float32),
+                           (g.integers(0, 3000, 60_000), g.integers(0, 20_000, 60_000))),
+                          shape=(3000, 20_000))
     y = np.arange(3000) % 2
     clf = TorchClassifier(hidden=0, max_epochs=1).fit(X[:50], y[:50])
     widths = []
