@@ -209,6 +209,17 @@ def test_duplicate_lf_names_are_refused_naming_them():
         apply_lfs(comments(3), [lf_my, keyword_lf("lf_my", ["x"], 1)])
 
 
+def test_bad_arguments_are_refused_before_any_lf_runs():
+    with pytest.raises(ValueError, match="n_jobs"):
+        apply_lfs(comments(3), VECTOR_LFS, n_jobs=0)
+    with pytest.raises(TypeError, match="list of names"):
+        apply_lfs(comments(3), VECTOR_LFS, labels="spam")
+    with pytest.raises(ValueError, match="cardinality=3 but 2 labels"):
+        apply_lfs(comments(3), VECTOR_LFS, labels=["ham", "spam"], cardinality=3)
+    with pytest.raises(TypeError, match=r"\[lf\]"):
+        apply_lfs(comments(3), lf_my)
+
+
 def test_a_non_lf_is_refused_with_advice():
     with pytest.raises(TypeError, match="labeling_function"):
         apply_lfs(comments(3), [lambda x: 1])
@@ -241,6 +252,7 @@ def test_unknown_label_name_lists_the_schema():
     (lambda df: np.ones(len(df) - 1, dtype=int), ValueError, r"shape \(2,\)"),
     (lambda df: pd.Series([1, None, 1], dtype="Int64"), TypeError, "int array"),
     (lambda df: np.full(len(df), 2), ValueError, "returned 2"),
+    (lambda df: None, TypeError, "returned None"),
 ])
 def test_bad_vectorised_outputs_are_refused(output, error, match):
     with pytest.raises(error, match=match):

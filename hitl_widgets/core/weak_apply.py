@@ -32,6 +32,7 @@ import numpy as np
 
 from .lf_cache import LFCache, frame_version, lf_fingerprint
 
+FAILED = object()  # a vectorised LF's output when it raised
 PARALLEL_MIN_ROWS = 20_000  # below this, starting processes costs more than it saves
 CHUNK_ROWS = 5_000  # rows per chunk of the row-wise pass: the progress callback's granularity
 
@@ -132,8 +133,10 @@ def apply_lfs(
     >>> apply_lfs(df, [short]).tolist()
     [[-1], [-1], [0]]
     """
+    lfs = list(lfs) if not callable(lfs) else lfs  # a generator of LFs is fine
     names = check_lfs(lfs)
     label_map, card = _label_map(labels, cardinality)
+    _jobs(n_jobs, 0)  # refuse a bad n_jobs even when no row-wise LF needs it
     n, m = len(df), len(lfs)
     report = LFReport()
     L = np.full((n, m), -1, dtype=np.int64)
@@ -179,8 +182,10 @@ def _label_map(labels, cardinality) -> tuple[dict[str, int] | None, int | None]:
         if cardinality is not None and (not isinstance(cardinality, int) or cardinality < 2):
             raise ValueError(f"cardinality must be an int >= 2, not {cardinality!r}")
         return None, cardinality
+    if isinstance(labels, str):
+        raise TypeError(f"labels must be a list of names, e.g. ['ham', 'spam'], not {labels!r}")
     labels = list(labels)
-    if isinstance(labels, str) or len(labels) < 2 or len(set(labels)) != len(labels):
+    if len(labels) < 2 or len(set(labels)) != len(labels):
         raise ValueError(f"labels must be two or more distinct names, e.g. ['ham', 'spam']; "
                          f"got {labels!r}")
     if cardinality is not None and cardinality != len(labels):
@@ -237,7 +242,7 @@ def _run_vectorized(df, lf) -> tuple[Any, LFError | None]:
     try:
         values = lf(shallow)
     except Exception as exc:  # the whole column fails: it abstains, the others go on
-        return None, LFError(lf.name, len(df), list(df.index), repr(exc), {repr(exc): len(df)})
+        return FAILED, LFError(lf.name, len(df), list(df.index), repr(exc), {repr(exc): len(df)})
     if _frame_signature(shallow) != before:
         raise ValueError(f"Labeling function {lf.name!r} changed the frame it was given "
                          "(assigned or dropped a column or values). LFs must not modify their "
@@ -381,8 +386,11 @@ def _lf_error(name: str, failures: list[tuple[Any, str]]) -> LFError | None:
 # -- checking outputs ----------------------------------------------------------------------------
 def _validate(values, name: str, index, card: int | None, label_map) -> np.ndarray:
     """One LF's output as an int64 column, or a TypeError/ValueError naming the LF and row."""
-    if values is None:  # the vectorised LF raised: the column abstains (reported elsewhere)
+    if values is FAILED:  # the vectorised LF raised: the column abstains (reported elsewhere)
         return np.full(len(index), -1, dtype=np.int64)
+    if values is None:
+        raise TypeError(f"Vectorised LF {name!r} returned None; return an int array with -1 "
+                        "for abstain, e.g. np.where(mask, 1, -1).")
     if isinstance(values, list):
         arr = _rowwise_column(values, name, index, label_map)
     else:
