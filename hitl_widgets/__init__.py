@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Labeler": "labeler",
     "ActiveLearning": "core.learning",
+    "live_plots": "learning_plots",
     "simulate": "simulation",
     "LFStudio": "lf_studio",
     "Dashboard": "dashboard",

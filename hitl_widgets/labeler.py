@@ -73,7 +73,8 @@ class Labeler(HitlWidget):
         suggestion = msg.get("suggestion") or {}
         self._commit(msg, lambda: self.session.submit(
             msg["item_id"], msg.get("labels") or [], ms_on_item=msg.get("ms_on_item"),
-            suggestion=suggestion.get("labels"), suggestion_score=suggestion.get("score")))
+            suggestion=suggestion.get("labels"), suggestion_score=suggestion.get("score"),
+            suggestion_version=suggestion.get("version")))
 
     def _on_skip(self, msg: dict) -> None:
         self._commit(msg, lambda: self.session.skip(msg["item_id"],

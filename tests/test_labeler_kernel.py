@@ -144,7 +144,17 @@ def test_new_suggestion_is_pushed_to_the_view(labeler, project):
     project.suggest(["i1"], ["spam"], [0.8])
     last_items = labeler.rec.of("items")[-1]["items"]
     assert last_items[0]["item_id"] == "i1"
-    assert last_items[0]["suggestion"] == {"labels": ["spam"], "score": 0.8, "source": "model"}
+    assert last_items[0]["suggestion"] == {"labels": ["spam"], "score": 0.8, "source": "model",
+                                           "version": None}
+
+
+def test_accepted_suggestion_keeps_its_model_version_in_the_log(labeler, project):
+    project.suggest(["i0"], ["spam"], [0.8], version="m3")
+    sent = labeler.rec.of("items")[-1]["items"][0]["suggestion"]
+    assert sent["version"] == "m3"
+    intent(labeler, type="submit", item_id="i0", labels=["spam"], suggestion=sent, client_seq=1)
+    event = project.events().iloc[-1]
+    assert event["suggestion"] == ["spam"] and event["extra"] == {"suggestion_version": "m3"}
 
 
 def test_items_added_later_reach_the_window(project):

@@ -146,8 +146,13 @@ class LabelingSession:
 
     # -- actions --------------------------------------------------------------------------
     def submit(self, item_id: str, labels: Sequence[str], *, ms_on_item: int | None = None,
-               suggestion: Sequence[str] | None = None, suggestion_score: float | None = None) -> int:
-        """Label an item; returns the event id once durable."""
+               suggestion: Sequence[str] | None = None, suggestion_score: float | None = None,
+               suggestion_version: str | None = None) -> int:
+        """Label an item; returns the event id once durable.
+
+        ``suggestion``, its score and the version of the model that made it are what was on
+        screen; they go into the audit log beside the label.
+        """
         with self._own_write():
             if getattr(self.queue, "resolves", False):  # an adjudicator's label settles the item
                 seq = self.project.resolve(item_id, labels, annotator=self.annotator,
@@ -155,7 +160,8 @@ class LabelingSession:
             else:
                 seq = self.project.annotate(item_id, labels, annotator=self.annotator,
                                             ms_on_item=ms_on_item, suggestion=suggestion or None,
-                                            suggestion_score=suggestion_score)
+                                            suggestion_score=suggestion_score,
+                                            extra=_suggestion_extra(suggestion, suggestion_version))
         self._done.add(item_id)
         self._skipped.pop(item_id, None)
         self._drop_front(item_id)
@@ -243,6 +249,14 @@ class LabelingSession:
         return (len(times) - 1) / (times[-1] - times[0]) * 60
 
 
+def _suggestion_extra(suggestion, version) -> dict | None:
+    # The model version travels with the suggestion that was on screen, so the audit log can say
+    # which model's advice a human accepted or overrode.
+    if not suggestion or version is None:
+        return None
+    return {"suggestion_version": str(version)[:64]}
+
+
 def _payload(record, suggestion: dict | None, image_root) -> tuple[dict, bytes | None]:
     payload: dict = {"item_id": record.item_id, "kind": record.kind, "fields": record.fields,
                      "suggestion": None}
@@ -259,7 +273,8 @@ def _payload(record, suggestion: dict | None, image_root) -> tuple[dict, bytes |
         image = _read_image(record.path, image_root, payload)
     if suggestion is not None:
         payload["suggestion"] = {"labels": suggestion["labels"], "score": suggestion["score"],
-                                 "source": suggestion["source"]}
+                                 "source": suggestion["source"],
+                                 "version": (suggestion.get("extra") or {}).get("version")}
     return payload, image
 
 

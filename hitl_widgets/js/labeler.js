@@ -6,7 +6,7 @@
  */
 
 /** @typedef {string | number} ItemId */
-/** @typedef {{labels: string[], score?: number | null, source?: string}} Suggestion */
+/** @typedef {{labels: string[], score?: number | null, source?: string, version?: string | null}} Suggestion */
 /** An item as the kernel sends it, plus `buffer`, which the view attaches from the message's buffers.
  * @typedef {{item_id: ItemId, kind?: "text" | "image" | "record", text?: string,
  *   truncated?: {shown: number, total: number} | null, image_buffer?: number, mime?: string,
@@ -105,6 +105,12 @@ export function formatSuggestion(s) {
   if (!s || !Array.isArray(s.labels) || s.labels.length === 0) return "";
   const score = typeof s.score === "number" && Number.isFinite(s.score) ? ` ${s.score.toFixed(2)}` : "";
   return `suggested: ${s.labels.join(", ")}${score}`;
+}
+
+/** Where a suggestion came from, for its tooltip: "from model m3". @param {Suggestion | null | undefined} s */
+export function suggestionOrigin(s) {
+  if (!s?.source) return "";
+  return s.version ? `from ${s.source} ${s.version}` : `from ${s.source}`;
 }
 
 /** A record field as display text (never markup). @param {unknown} value */
@@ -494,7 +500,7 @@ function render({ model, el }) {
       else b.removeAttribute("aria-pressed");
     }
     suggestionEl.textContent = p ? formatSuggestion(p.suggestion) : "";
-    suggestionEl.title = p?.suggestion?.source ? `from ${p.suggestion.source}` : "";
+    suggestionEl.title = suggestionOrigin(p?.suggestion);
     acceptBtn.toggleAttribute("disabled", !p || (!multiLabel && !p.suggestion?.labels?.length));
     hintEl.textContent = hint;
     helpEl.hidden = !helpOpen;
@@ -519,7 +525,9 @@ function render({ model, el }) {
   /** @param {string[]} labels */
   function submit(labels) {
     const s = drawnPayload?.suggestion;
-    act("submit", { labels, suggestion: s ? { labels: s.labels, score: s.score ?? null } : null });
+    act("submit", {
+      labels, suggestion: s ? { labels: s.labels, score: s.score ?? null, version: s.version ?? null } : null,
+    });
   }
 
   /** @param {Action} a */

@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { formatEta, formatProgress, formatSuggestion, formatValue, pixelScale } from "../../hitl_widgets/js/labeler.js";
+import { formatEta, formatProgress, formatSuggestion, formatValue, pixelScale, suggestionOrigin } from "../../hitl_widgets/js/labeler.js";
 
 test("formatEta rounds to minutes, then hours, then days", () => {
   assert.equal(formatEta(null), "");
@@ -40,6 +40,13 @@ test("formatSuggestion shows labels and a two-decimal score", () => {
   assert.equal(formatSuggestion({ labels: ["a", "b"], score: null }), "suggested: a, b");
   assert.equal(formatSuggestion({ labels: [] }), "");
   assert.equal(formatSuggestion(null), "");
+});
+
+test("suggestionOrigin names the source and, when known, the model version", () => {
+  assert.equal(suggestionOrigin({ labels: ["spam"], source: "model", version: "m3" }), "from model m3");
+  assert.equal(suggestionOrigin({ labels: ["spam"], source: "lf", version: null }), "from lf");
+  assert.equal(suggestionOrigin({ labels: ["spam"] }), "");
+  assert.equal(suggestionOrigin(null), "");
 });
 
 test("formatValue gives text for every kind of field value", () => {

@@ -234,7 +234,8 @@ test("unused keys are not swallowed", (t) => {
 test("Enter accepts the suggestion with its score; skip and undo send their envelopes", (t) => {
   const { model, root, key, cleanup } = setup();
   t.after(cleanup);
-  model.msg(payloads(item("a", { suggestion: { labels: ["spam"], score: 0.5, source: "m" } }), item("b"), item("c")));
+  model.msg(payloads(item("a", { suggestion: { labels: ["spam"], score: 0.5, source: "model", version: "m2" } }), item("b"), item("c")));
+  assert.equal(root.find("hitl-suggestion").title, "from model m2");
   key("Enter");
   key("s");
   assert.equal(root.getAttribute("data-item-id"), "c");
@@ -244,7 +245,7 @@ test("Enter accepts the suggestion with its score; skip and undo send their enve
   assert.equal(root.getAttribute("data-item-id"), "a");
   key("Backspace"); // no history left
   const [accept, skip, undo1, undo2, undo3] = model.intents();
-  assert.deepEqual({ ...accept, ms_on_item: 0 }, { type: "submit", item_id: "a", labels: ["spam"], suggestion: { labels: ["spam"], score: 0.5 }, ms_on_item: 0, client_seq: accept.client_seq });
+  assert.deepEqual({ ...accept, ms_on_item: 0 }, { type: "submit", item_id: "a", labels: ["spam"], suggestion: { labels: ["spam"], score: 0.5, version: "m2" }, ms_on_item: 0, client_seq: accept.client_seq });
   assert.deepEqual(Object.keys(skip), ["type", "item_id", "ms_on_item", "client_seq"]);
   assert.equal(skip.item_id, "b");
   assert.deepEqual(undo1, { type: "undo", item_id: "b", client_seq: accept.client_seq + 2 });
