@@ -1,0 +1,231 @@
+"""The quality Dashboard: a project lead's live view of agreement, annotators and what is left.
+
+Six plotly panels in one ``FigureWidget`` -- agreement over time with its target line, accuracy on
+gold per annotator, labels per annotator, label pairs between annotators, disagreement by label,
+queue depth -- under one line of text with the adjudication count, the agreement alerts and their
+reasons, and the annotators flagged for retraining. The numbers come from
+:mod:`hitl_widgets.core.quality_stats`; this module only draws them.
+
+It follows the project: every change (a label, a flag, a resolution) schedules a redraw, at most
+one per ``refresh_s`` seconds. Project listeners run in the thread that wrote, and a widget's comm
+belongs to the kernel's main thread, so in a notebook the redraw is handed to the kernel's event
+loop (``call_soon_threadsafe``) and runs there between two messages; outside a loop (scripts,
+tests) it runs at once in the writer's thread.
+
+The dashboard is for whoever runs the project, not for annotators: it shows accuracy on gold but
+never the gold answers, and it never attaches to a Labeler.
+
+Example
+-------
+>>> import hitl_widgets as hw                         # doctest: +SKIP
+>>> hw.Dashboard(project, target=0.7, window=50)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+import ipywidgets
+
+from .core import quality_stats
+from .core.project import Project
+
+log = logging.getLogger("hitl_widgets")
+
+TITLES = ("Agreement over time", "Accuracy on gold", "Labels per annotator",
+          "Label pairs between annotators", "Disagreement by label", "Queue depth")
+QUEUE_KEYS = ("items", "labels", "requests", "adjudication")
+
+
+class Dashboard(ipywidgets.VBox):
+    """A live quality dashboard of a project.
+
+    Parameters
+    ----------
+    project : the :class:`~hitl_widgets.Project` to watch.
+    target : the agreement (Krippendorff's alpha) the project aims at; drawn as a line.
+    window : how many of the latest completed items each agreement point rests on.
+    refresh_s : at most one redraw per this many seconds while labels arrive.
+    rate_per_hour : what an hour of labeling costs; with it, cost per label is shown.
+    threshold, min_count : an annotator below ``threshold`` accuracy on at least ``min_count``
+        gold items is flagged for retraining (as in ``project.gold_accuracy``).
+    method : the consensus disagreement is measured against, ``"majority"`` or
+        ``"dawid_skene"``.
+
+    Attributes
+    ----------
+    data : the figures last drawn (:func:`~hitl_widgets.core.quality_stats.dashboard_data`).
+    figure : the plotly ``FigureWidget``; summary : the ``HTML`` widget above it.
+    """
+
+    def __init__(self, project: Project, *, target: float = 0.7, window: int = 50,
+                 refresh_s: float = 0.5, rate_per_hour: float | None = None,
+                 threshold: float = 0.85, min_count: int = 5, method: str = "majority") -> None:
+        if not isinstance(project, Project):
+            raise TypeError(f"Dashboard needs a hitl_widgets.Project, not {type(project).__name__}; "
+                            "open one with hw.Project('file.hitl')")
+        if isinstance(refresh_s, bool) or not isinstance(refresh_s, (int, float)) or not (
+                math.isfinite(refresh_s) and refresh_s >= 0):
+            raise ValueError(f"refresh_s must be a number of seconds, 0 or more; got {refresh_s!r}")
+        options = dict(window=window, target=target, rate_per_hour=rate_per_hour,
+                       threshold=threshold, min_count=min_count, method=method)
+        cache = quality_stats.LabelCache()
+        data = quality_stats.dashboard_data(project, cache=cache, **options)  # checks options
+        summary = ipywidgets.HTML()
+        figure = _make_figure(target)
+        super().__init__(children=[summary, figure])
+        self.add_class("hitl-dashboard")
+        self.project, self.summary, self.figure = project, summary, figure
+        self.refresh_s, self._options, self._cache = float(refresh_s), options, cache
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._closed = False
+        self._last = 0.0
+        self._loop = _running_loop()
+        self._draw(data)
+        self._unsubscribe = project.subscribe(self._on_project_change)
+
+    # -- redrawing --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute every figure now and redraw."""
+        data = quality_stats.dashboard_data(self.project, cache=self._cache, **self._options)
+        self._draw(data)
+
+    def _on_project_change(self, kind: str, info: dict) -> None:
+        with self._lock:
+            if self._closed or self._scheduled:
+                return  # a redraw is already on its way; it will read this change too
+            self._scheduled = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            delay = max(0.0, self.refresh_s - (time.monotonic() - self._last))
+            try:
+                loop.call_soon_threadsafe(loop.call_later, delay, self._redraw)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        self._redraw()
+
+    def _redraw(self) -> None:
+        with self._lock:
+            self._scheduled = False  # first: a change arriving during the redraw schedules another
+            if self._closed:
+                return
+        try:
+            self.refresh()
+        except Exception as exc:  # shown in the widget; logged with the traceback
+            log.exception("Dashboard redraw failed")
+            self.summary.value = (f'<div class="hitl-dashboard-error">Dashboard redraw failed: '
+                                  f'{html.escape(str(exc))}</div>')
+
+    def _draw(self, data: dict[str, Any]) -> None:
+        self.data = data
+        with self.figure.batch_update():
+            _fill(self.figure, data, self._options)
+        self.summary.value = quality_stats.summary_html(data) + _agreement_line(data, self._options)
+        self._last = time.monotonic()
+
+    def close(self) -> None:
+        """Stop following the project and close the widget."""
+        if "_lock" in self.__dict__:  # ipywidgets may call close() on a half-built widget
+            with self._lock:
+                self._closed = True
+            self._unsubscribe()
+            self.figure.close()
+            self.summary.close()
+        super().close()
+
+
+# -- the figure ------------------------------------------------------------------------------------
+def _make_figure(target: float) -> Any:
+    from plotly import graph_objects as go  # heavy: only when a dashboard is made
+    from plotly.subplots import make_subplots
+
+    fig = go.FigureWidget(make_subplots(rows=2, cols=3, subplot_titles=TITLES,
+                                        horizontal_spacing=0.09, vertical_spacing=0.2))
+    fig.add_trace(go.Scatter(name="agreement", mode="lines+markers", connectgaps=False,
+                             marker=dict(size=4)), row=1, col=1)
+    fig.add_trace(go.Scatter(name="target", mode="lines", line=dict(dash="dash", color="gray"),
+                             hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Bar(name="gold accuracy", textposition="auto"), row=1, col=2)
+    fig.add_trace(go.Bar(name="labels"), row=1, col=3)
+    fig.add_trace(go.Heatmap(name="pairs", colorscale="Blues", showscale=False), row=2, col=1)
+    fig.add_trace(go.Bar(name="disagreement", textposition="auto"), row=2, col=2)
+    fig.add_trace(go.Bar(name="queue"), row=2, col=3)
+    fig.update_layout(height=560, showlegend=False, margin=dict(t=50, b=40, l=50, r=20),
+                      title=dict(text="Quality dashboard", x=0.01, y=0.99))
+    fig.update_xaxes(title_text="items completed", row=1, col=1)
+    fig.update_yaxes(title_text="Krippendorff's α", row=1, col=1)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=2, col=2)
+    return fig
+
+
+def _fill(fig: Any, data: dict[str, Any], options: dict) -> None:
+    agreement, target_line, gold, volume, pairs, disagreement, queue = fig.data
+    curve = data["agreement"]
+    n = curve["n"].tolist()
+    agreement.x, agreement.y = n, _gaps(curve["agreement"])  # undefined: a gap, not a zero
+    agreement.text = curve["item_id"].tolist()
+    target_line.x = [1, max(n[-1], 2)] if n else []
+    target_line.y = [options["target"]] * 2 if n else []
+
+    people = data["annotators"]
+    on_gold = people[people["gold_n"] > 0]
+    gold.x, gold.y = on_gold["annotator"].tolist(), _gaps(on_gold["gold_accuracy"])
+    gold.text = [f"n={k}" for k in on_gold["gold_n"]]
+    gold.marker.color = ["#d62728" if f else "#1f77b4" for f in on_gold["flagged"]]
+    volume.x, volume.y = people["annotator"].tolist(), people["labels"].tolist()
+    volume.hovertext = [_volume_hover(r) for r in people.itertuples()]
+
+    table = data["confusion"]
+    pairs.z = table.to_numpy().tolist()
+    pairs.x = pairs.y = [str(c) for c in table.columns]
+
+    dis = data["disagreement"]
+    disagreement.x, disagreement.y = dis["label"].astype(str).tolist(), _gaps(dis["rate"])
+    disagreement.text = [f"{d}/{n}" for d, n in zip(dis["disagreed"], dis["items"], strict=True)]
+
+    queue.x = list(QUEUE_KEYS)
+    queue.y = [data["queue"][k] for k in QUEUE_KEYS]
+
+
+def _gaps(values: Any) -> list:
+    """Floats with NaN as None: plotly draws None as a gap."""
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+            for v in values.tolist()]
+
+
+def _volume_hover(row: Any) -> str:
+    parts = [f"{row.annotator}: {row.labels} labels"]
+    if not math.isnan(row.median_s):
+        parts.append(f"median {row.median_s:.1f} s per label")
+    if not math.isnan(row.cost_per_label):
+        parts.append(f"{row.cost_per_label:.3f} per label")
+    return "<br>".join(html.escape(p) for p in parts)
+
+
+def _agreement_line(data: dict[str, Any], options: dict) -> str:
+    curve = data["agreement"]
+    if curve.empty:
+        return '<div class="hitl-dashboard-agreement">Agreement: no finished item with two or ' \
+               'more labels yet.</div>'
+    last = curve.iloc[-1]
+    value = last["agreement"]
+    said = ("undefined (every label in the window is the same)" if math.isnan(value)
+            else f"{value:.2f}")
+    return (f'<div class="hitl-dashboard-agreement">Agreement (Krippendorff\'s α, last '
+            f'{int(last["window_items"])} items): {said}; target {options["target"]:.2f}</div>')
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
