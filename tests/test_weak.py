@@ -393,7 +393,7 @@ def test_cached_failures_are_reported_again():
 
 
 # -- analysis ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("seed, k", [(0, 2), (1, 3), (2, 4)])
+@pytest.mark.parametrize("seed, k", [(0, 2), (1, 3), (2, 4), (3, 40), (4, 300)])
 def test_lf_summary_equals_snorkel_on_random_L(seed, k):
     rng = np.random.default_rng(seed)
     L = rng.integers(-1, k, size=(500, 6))
