@@ -11,6 +11,13 @@ too; return ``-1`` to abstain); a vectorised output of the wrong length or of a 
 object dtype; an LF that changes the row or frame it was given. Other LFs' outputs are cached
 before the error is raised, so fixing the one LF re-runs only it.
 
+Where Snorkel (0.10) differs on bad outputs: it raises an unexplained TypeError on ``None``
+(also with ``fault_tolerant=True``), truncates 0.5 to label 0, stores any label >= 0 whatever the
+cardinality, and reads -3 as abstain. Here ``None`` is a TypeError naming the LF, row and fix; 0.5
+and -3 are ValueErrors; a label >= cardinality is a ValueError when ``labels`` or ``cardinality``
+is given (without them, any label >= 0 is kept, as in Snorkel). Integral floats (``1.0``) are
+labels in both.
+
 What is not refused: an LF raising an exception. Its other rows keep their labels, the failing
 rows abstain, and the failures are listed in an :class:`LFReport` (``return_report=True``; a
 warning otherwise).
