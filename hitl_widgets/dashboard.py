@@ -153,17 +153,24 @@ def _make_figure(target: float) -> Any:
                              marker=dict(size=4)), row=1, col=1)
     fig.add_trace(go.Scatter(name="target", mode="lines", line=dict(dash="dash", color="gray"),
                              hoverinfo="skip"), row=1, col=1)
-    fig.add_trace(go.Bar(name="gold accuracy", textposition="auto"), row=1, col=2)
+    # Counts sit above the bars, so a 0 % bar still says what it rests on.
+    fig.add_trace(go.Bar(name="gold accuracy", textposition="outside", cliponaxis=False),
+                  row=1, col=2)
     fig.add_trace(go.Bar(name="labels"), row=1, col=3)
-    fig.add_trace(go.Heatmap(name="pairs", colorscale="Blues", showscale=False), row=2, col=1)
-    fig.add_trace(go.Bar(name="disagreement", textposition="auto"), row=2, col=2)
+    fig.add_trace(go.Heatmap(name="pairs", colorscale="Blues", showscale=False,
+                             texttemplate="%{z}", hovertemplate="%{y} / %{x}: %{z}<extra></extra>"),
+                  row=2, col=1)
+    fig.add_trace(go.Bar(name="disagreement", textposition="outside", cliponaxis=False),
+                  row=2, col=2)
     fig.add_trace(go.Bar(name="queue"), row=2, col=3)
     fig.update_layout(height=560, showlegend=False, margin=dict(t=50, b=40, l=50, r=20),
                       title=dict(text="Quality dashboard", x=0.01, y=0.99))
     fig.update_xaxes(title_text="items completed", row=1, col=1)
     fig.update_yaxes(title_text="Krippendorff's α", row=1, col=1)
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=2, col=2)
+    shares = dict(range=[0, 1.15], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%")
+    fig.update_yaxes(shares, row=1, col=2)  # headroom above 100 % for the counts
+    fig.update_yaxes(shares, row=2, col=2)
+    fig.update_yaxes(autorange="reversed", row=2, col=1)  # the table reads top-down
     return fig
 
 

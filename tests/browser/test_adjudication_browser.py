@@ -1,8 +1,9 @@
 """Adjudication in a real JupyterLab: a senior annotator resolves a flagged item.
 
 The adjudicator's Labeler shows the other annotators' labels; a labeling Labeler on the same
-project, in the same notebook, shows none. (The dashboard half of this test comes with the
-dashboard.)
+project, in the same notebook, shows none. A Dashboard on the same project follows: when the
+adjudicator resolves an item, its summary says so and its queue depth drops, with no gold item
+named anywhere on the page.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ VOTES = {  # ana, bob, cy
     "t02": ["spam", "ham", "eggs"],  # a three-way split: flagged
     "t05": ["ham", "ham", "spam"],  # two of three (0.67 < 0.75): flagged
 }
+GOLD_ITEM = "t07"
 
 
 @pytest.fixture
@@ -34,6 +36,8 @@ def project_file(jupyter_server) -> Path:
             for who, label in zip(["ana", "bob", "cy"], votes, strict=True):
                 p.annotate(item, label, annotator=who)
         p.annotate("t00", "eggs", annotator="ana")  # one of three: still open, not for adjudication
+        p.set_gold({GOLD_ITEM: "ham"})  # for the dashboard's gold accuracy; never served here
+        p.annotate(GOLD_ITEM, "spam", annotator="ana")
     return path
 
 
@@ -44,6 +48,7 @@ def test_adjudicator_resolves_a_flagged_item(page, jupyter_server, project_file)
         f"project = hw.Project({project_file.name!r})",
         'sam = hw.Labeler(project, annotator="sam", queue=project.adjudication_queue())\nsam',
         'dee = hw.Labeler(project, annotator="dee", queue=project.overlap_queue(gold_rate=0))\ndee',
+        "dash = hw.Dashboard(project, refresh_s=0.1, min_count=1)\ndash",
     ])
     nb.run_all()
     adjudicator, labeler = page.locator(".hitl-labeler").nth(0), page.locator(".hitl-labeler").nth(1)
@@ -54,6 +59,10 @@ def test_adjudicator_resolves_a_flagged_item(page, jupyter_server, project_file)
     expect(others).to_have_count(3)
     assert sorted(others.all_inner_texts()) == sorted(
         f"{who}\t{label}" for who, label in zip(["ana", "bob", "cy"], VOTES["t02"], strict=True))
+    summary = page.locator(".hitl-dashboard .hitl-dashboard-summary")
+    expect(summary).to_contain_text("resolved 0 of 2 flagged")
+    expect(summary).to_have_attribute("data-queue-adjudication", "2")
+    expect(page.locator(".hitl-dashboard .main-svg").first).to_be_visible()  # plotly drew
     # The labeling session draws t00, which ana labeled: her label is not in that view.
     expect(labeler.locator(".hitl-others")).to_have_count(0)
     shown = labeler.locator(".hitl-item").inner_text()
@@ -64,6 +73,16 @@ def test_adjudicator_resolves_a_flagged_item(page, jupyter_server, project_file)
     expect(adjudicator).to_have_attribute("data-item-id", "t05")
     expect(adjudicator.locator(".hitl-progress")).to_contain_text("1 / 2 done")
     expect(adjudicator).to_have_attribute("data-unsaved", "0")
+    # The dashboard redraws from the resolution, on the kernel's loop.
+    expect(summary).to_contain_text("resolved 1 of 2 flagged")
+    expect(summary).to_have_attribute("data-queue-adjudication", "1")
+    expect(summary).to_contain_text("1 to adjudicate")
+    # The project lead sees ana's gold accuracy, but no gold item or answer reaches the page
+    # (tests/test_gold_leak.py checks every trait and message of the labeling widgets).
+    expect(summary).to_contain_text("0 of 1 gold items right")
+    assert GOLD_ITEM not in page.locator(".hitl-dashboard").inner_text()
+    assert GOLD_ITEM not in page.locator(".hitl-labeler").nth(1).inner_text()
+    assert GOLD_ITEM not in nb.eval("dash.figure.to_json()")
 
     with hw.Project(project_file) as p:
         resolved = p.resolutions()
