@@ -313,10 +313,11 @@ def test_pool_scorer_scores_equal_the_pure_functions_exactly(strategy, k):
     g = np.random.default_rng(k)
     proba = g.dirichlet(np.ones(k), 300)
     proba[:40] = np.full(k, 1 / k)  # ties between classes
-    scorer = PoolScorer(strategy, chunk=64).rescore(lambda rows: proba[rows], np.arange(300))
-    np.testing.assert_array_equal(scorer.scores, active.SCORERS[strategy](proba))
-    np.testing.assert_array_equal(scorer.pred, proba.argmax(axis=1))
-    np.testing.assert_array_equal(scorer.proba_top, proba.max(axis=1))
+    for p in (proba, proba.astype(np.float32)):  # float32 features give float32 probabilities
+        scorer = PoolScorer(strategy, chunk=64).rescore(lambda rows, p=p: p[rows], np.arange(300))
+        np.testing.assert_array_equal(scorer.scores, active.SCORERS[strategy](p))
+        np.testing.assert_array_equal(scorer.pred, p.argmax(axis=1))
+        np.testing.assert_array_equal(scorer.proba_top, p.max(axis=1))
 
 
 def test_exclude_may_be_a_set_or_an_empty_list():

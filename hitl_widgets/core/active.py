@@ -473,8 +473,10 @@ class PoolScorer:
         scorer = self._scorer()
         scores, pred, top = np.empty(n), np.empty(n, np.intp), np.empty(n)
         for start in range(0, n, self.chunk):
-            proba = np.asarray(proba_fn(X[start:start + self.chunk]), dtype=np.float64)
+            proba = np.asarray(proba_fn(X[start:start + self.chunk]))
             _check_proba(proba)
+            if proba.dtype.kind != "f":
+                proba = proba.astype(np.float64)
             stop = start + proba.shape[0]
             arg, best, second = _top_two(proba)
             pred[start:stop], top[start:stop] = arg, best
@@ -545,7 +547,7 @@ def _top_two(proba: np.ndarray):
         return arg, proba.max(axis=1), None if part is None else part[:, 1]
     best = proba[:, 0].copy()
     arg = np.zeros(proba.shape[0], np.intp)
-    second = np.full(proba.shape[0], -np.inf) if proba.shape[1] > 1 else None
+    second = np.full(proba.shape[0], -np.inf, proba.dtype) if proba.shape[1] > 1 else None
     for j in range(1, proba.shape[1]):
         col = proba[:, j]
         higher = col > best  # strict: the first of equal maxima wins, as in argmax
