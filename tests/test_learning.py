@@ -428,7 +428,7 @@ def test_text_items_without_features_learn_from_tfidf(tmp_path):
     texts = [f"win a prize now {k}" for k in range(20)] + [f"lunch at noon {k}" for k in range(20)]
     ids = [f"t{k}" for k in range(40)]
     project.add_items(texts, id=ids)
-    al = ActiveLearning(project, model=LogisticRegression(), features=None, retrain_every=4)
+    al = ActiveLearning(project, model=LogisticRegression(), retrain_every=4)  # features from the texts
     for k in (0, 1, 20, 21):
         project.annotate(ids[k], "spam" if k < 20 else "ham", annotator="ana")
     al.wait()

@@ -95,8 +95,9 @@ class ActiveLearning:
     project : the :class:`~hitl_widgets.Project` (single-label).
     model : a scikit-learn-style classifier (``fit``, ``predict_proba``); the loop fits clones
         and never the object given.
-    features : one row per item: an array / DataFrame in the order the items were added, or a
-        DataFrame indexed by item id.
+    features : one row per item: an array / DataFrame in the order the items were added, a
+        DataFrame indexed by item id, or None (default) for features made from the items:
+        pixels of small grayscale images, TF-IDF of texts, numeric fields of table rows.
     strategy : ``"margin"`` (default), ``"least_confidence"``, ``"entropy"``, ``"random"``, or
         ``"diverse"``: margin, with the head of the ranking chosen in batches of ``batch_size``
         items unlike each other (k-center greedy on the features).
@@ -112,7 +113,8 @@ class ActiveLearning:
     suggest_top : how many of the next items get the new model's suggestion (default 200).
     """
 
-    def __init__(self, project: Project, *, model: Any, features: Any, strategy: str = "margin",
+    def __init__(self, project: Project, *, model: Any, features: Any = None,
+                 strategy: str = "margin",
                  batch_size: int = 10, retrain_every: int = 20, auto_accept: float | None = None,
                  spot_check: float = 0.05, seed: int = 0, explore: float = 0.0,
                  annotator_for_model: str = "model", test: tuple | None = None,
