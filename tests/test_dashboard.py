@@ -176,7 +176,8 @@ def test_label_cache_follows_new_labels_undos_and_other_connections(project, tmp
     cache = quality_stats.LabelCache()
 
     def same() -> bool:
-        return cache.rows(project) == project.store.current_labels()
+        rows = sorted(cache.rows(project), key=lambda r: r["seq"])
+        return rows == project.store.current_labels()
 
     assert same()
     project.annotate("5", "ham", annotator="bob")
@@ -198,6 +199,11 @@ def test_bad_options_say_what_to_do(project):
         quality_stats.annotator_stats(project, rate_per_hour=-3)
     with pytest.raises(ValueError, match="Unknown consensus method"):
         quality_stats.dashboard_data(project, method="vote")
+    with hw.Project(project.path.with_name("empty.hitl"), labels=["ham", "spam"]) as empty:
+        with pytest.raises(ValueError, match="Unknown consensus method"):  # even with no labels
+            quality_stats.disagreement_by_label(empty, method="vote")
+        with pytest.raises(ValueError, match="Unknown consensus method"):
+            quality_stats.annotator_stats(empty, method="vote")
 
 
 def test_summary_escapes_names_and_reasons(project):
@@ -280,6 +286,22 @@ def test_redraws_land_on_the_loop_thread_and_are_debounced(project, monkeypatch)
     assert d.data["totals"]["labels"] == 15
     assert drawn and all(t is threading.main_thread() for t in drawn)
     assert len(drawn) < 3  # three labels, fewer redraws
+    d.close()
+
+
+def test_a_failed_redraw_is_shown_escaped_and_the_next_one_works(project, monkeypatch):
+    d = Dashboard(project, refresh_s=0)
+    real = quality_stats.dashboard_data
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk <gone>")
+
+    monkeypatch.setattr(quality_stats, "dashboard_data", broken)
+    project.annotate("6", "ham", annotator="cy")  # the writer is not troubled by it
+    assert "Dashboard redraw failed: disk &lt;gone&gt;" in d.summary.value
+    monkeypatch.setattr(quality_stats, "dashboard_data", real)
+    project.annotate("6", "spam", annotator="dee")
+    assert "hitl-dashboard-summary" in d.summary.value and d.data["totals"]["labels"] == 14
     d.close()
 
 

@@ -74,7 +74,8 @@ class LabelCache:
         self._rows: dict[tuple[str, str], dict] = {}
 
     def rows(self, project: Project) -> list[dict]:
-        """The latest live annotation per (item, annotator), as ``store.current_labels()``."""
+        """The latest live annotation per (item, annotator): the rows of
+        ``store.current_labels()``, not necessarily in its order."""
         store = project.store
         new = store.events(since=self._seq) if self._seq >= 0 else None
         if new is None or any(e["kind"] == "retraction" for e in new):
@@ -185,9 +186,9 @@ def annotator_stats(project: Project, rate_per_hour: float | None = None,
     that match the item's consensus), ``gold_n``, ``gold_correct``, ``gold_accuracy`` (NaN with
     no gold labeled) and ``flagged`` (see :func:`hitl_widgets.core.quality.gold_accuracy`).
     """
-    from .quality import _check_count
+    from .quality import _check_count, check_method
 
-    rate = _check_rate_per_hour(rate_per_hour)
+    rate, method = _check_rate_per_hour(rate_per_hour), check_method(method)
     snap = _snapshot(project)
     gold = _gold_stats(snap, check_rate(threshold, "threshold"),
                        _check_count(min_count, "min_count"))
@@ -281,7 +282,9 @@ def disagreement_by_label(project: Project, method: str = "majority") -> pd.Data
 
     Labels of the schema with no item yet are listed with zero items.
     """
-    return _disagreement_by_label(_snapshot(project), method)
+    from .quality import check_method
+
+    return _disagreement_by_label(_snapshot(project), check_method(method))
 
 
 def _disagreement_by_label(snap: _Snapshot, method: str,
