@@ -13,6 +13,7 @@ from snorkel.labeling.model import MajorityLabelVoter
 
 import hitl_widgets as hw
 from hitl_widgets.core import weak_apply
+from hitl_widgets.core.lf_cache import frame_version
 from hitl_widgets.core.session import LabelingSession
 from hitl_widgets.core.weak import (
     LFCache,
@@ -374,6 +375,26 @@ def test_changed_data_or_captured_values_re_run():
     L = apply_lfs(changed, [keyword_lf("kw", ["my"], 1)], cache=cache)
     assert cache.misses == 3 and cache.hits == 0
     assert L[0, 0] == -1
+
+
+def test_a_helper_lf_keeps_its_cache_when_another_column_changes():
+    cache = LFCache()
+    df = comments(40)
+    apply_lfs(df, [VECTOR_LFS[0], lf_liked], cache=cache)
+    _, report = apply_lfs(df.assign(likes=df["likes"] + 1), [VECTOR_LFS[0], lf_liked],
+                          cache=cache, return_report=True)
+    assert report.cached == ["lf_my"] and report.ran == ["lf_liked"]
+    _, report = apply_lfs(df.assign(text=df["text"] + " my"), [VECTOR_LFS[0]], cache=cache,
+                          return_report=True)
+    assert report.ran == ["lf_my"]
+
+
+def test_frames_with_object_columns_and_other_indexes_are_versioned():
+    df = pd.DataFrame({"text": pd.Series(["a", None], dtype=object), "x": [1.5, 2.5]},
+                      index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)]))
+    assert frame_version(df) == frame_version(df.copy())
+    assert frame_version(df) != frame_version(df.assign(x=[1.5, 3.5]))
+    assert frame_version(df) != frame_version(df.set_axis([("a", 1), ("b", 3)]))
 
 
 def test_given_data_version_skips_hashing_and_keys_the_cache():

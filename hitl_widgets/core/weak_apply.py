@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .lf_cache import LFCache, frame_version, lf_fingerprint
+from .lf_cache import FrameDigests, LFCache, frame_version, lf_fingerprint
 
 FAILED = object()  # a vectorised LF's output when it raised
 PARALLEL_MIN_ROWS = 20_000  # below this, starting processes costs more than it saves
@@ -149,9 +149,10 @@ def apply_lfs(
     L = np.full((n, m), -1, dtype=np.int64)
     if n == 0 or m == 0:
         return (L, report) if return_report else L
-    data_key = _data_key(df, data_version, cache)
+    versions = _data_versions(df, data_version, cache)
     todo = []
     for j, lf in enumerate(lfs):
+        data_key = versions(lf) if versions is not None else None
         lf_key = lf_fingerprint(lf) if data_key is not None else None
         entry = cache.get(lf_key, data_key) if data_key is not None else None
         if entry is not None:
@@ -160,10 +161,10 @@ def apply_lfs(
                 report.errors.append(entry[1])
             report.cached.append(names[j])
         else:
-            todo.append((j, lf, lf_key))
+            todo.append((j, lf, (lf_key, data_key)))
     raw = _run(df, todo, progress, n_jobs)
     problem = None
-    for j, _lf, lf_key in todo:
+    for j, _lf, (lf_key, data_key) in todo:
         values, error = raw[j]
         try:
             column = _validate(values, names[j], df.index, card, label_map)
@@ -200,18 +201,27 @@ def _label_map(labels, cardinality) -> tuple[dict[str, int] | None, int | None]:
     return {str(name): k for k, name in enumerate(labels)}, len(labels)
 
 
-def _data_key(df, data_version, cache) -> str | None:
+def _data_versions(df, data_version, cache) -> Callable[[Any], str | None] | None:
+    """A function giving each LF its data version: the caller's, or a hash of the index and the
+    columns the LF reads (a helper LF's ``column``; every column for other LFs)."""
     if cache is None:
         return None
     if data_version is not None:
-        return f"given:{data_version!r}"
-    try:
-        return frame_version(df)
-    except TypeError as exc:
-        warnings.warn(f"Cannot hash this frame ({exc}); LF outputs are not cached. Pass "
-                      "data_version= (anything that changes when the data changes) to cache.",
-                      RuntimeWarning, stacklevel=3)
-        return None
+        return lambda lf: f"given:{data_version!r}"
+    digests = FrameDigests(df)
+
+    def version(lf) -> str | None:
+        column = getattr(lf, "spec", {}).get("column") if getattr(lf, "vectorized", False) \
+            else None
+        try:
+            return digests.key([column] if column in df.columns else None)
+        except TypeError as exc:
+            warnings.warn(f"Cannot hash this frame ({exc}); LF outputs are not cached. Pass "
+                          "data_version= (anything that changes when the data changes).",
+                          RuntimeWarning, stacklevel=4)
+            return None
+
+    return version
 
 
 def _small_int(card: int | None):
