@@ -494,3 +494,27 @@ def test_the_labelers_window_follows_the_model_and_shows_its_suggestions(pool):
     assert all(redrawn[i]["suggestion"]["source"] == "model" for i in w.window)
     w.close()
     al.close()
+
+
+def test_bald_ranks_by_mc_dropout_with_a_torch_head(pool):
+    from hitl_widgets.core.active import bald
+    from hitl_widgets.core.models import TorchClassifier, mc_dropout_proba
+
+    project, X, truth, ids = pool
+    model = TorchClassifier(hidden=16, dropout=0.3, max_epochs=20, device="cpu", seed=0)
+    al = ActiveLearning(project, model=model, features=X, strategy="bald", retrain_every=1000)
+    label(project, ids, truth, first_of_each_class(truth, ids, 5))
+    al.retrain(wait=True)
+    assert al.status()["model_version"] == "m1" and al.status()["error"] is None
+    head = [int(i[1:]) for i in al.next_ids(project, "ana", set(), 10)]
+    info = bald(mc_dropout_proba(al._model_fitted, X, T=20, device="cpu"))
+    # The queue's head sits in the upper part of the pool by mutual information (MC passes are
+    # random, so compare ranks loosely rather than item by item).
+    assert np.median(info[head]) > np.median(info)
+    al.close()
+
+
+def test_bald_needs_a_model_with_dropout(pool):
+    project, X, _, _ = pool
+    with pytest.raises(ValueError, match="TorchClassifier"):
+        ActiveLearning(project, model=LogisticRegression(), features=X, strategy="bald")

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = (*SCORERS, "random", "diverse")
+STRATEGIES = (*SCORERS, "random", "diverse", "bald")
 SCORE_CHUNK = 65_536  # rows per predict_proba call when rescoring the pool
 WAIT_FOREVER = None
 
@@ -100,7 +100,9 @@ class ActiveLearning:
         pixels of small grayscale images, TF-IDF of texts, numeric fields of table rows.
     strategy : ``"margin"`` (default), ``"least_confidence"``, ``"entropy"``, ``"random"``, or
         ``"diverse"``: margin, with the head of the ranking chosen in batches of ``batch_size``
-        items unlike each other (k-center greedy on the features).
+        items unlike each other (k-center greedy on the features), or ``"bald"``: mutual
+        information from MC-dropout passes (a :class:`~hitl_widgets.core.models.TorchClassifier`
+        with ``dropout > 0``).
     batch_size : the batch for ``"diverse"`` (default 10).
     retrain_every : retrain after this many new human labels (default 20).
     auto_accept : None (default) or a probability threshold in (0, 1], e.g. 0.98.
@@ -125,6 +127,10 @@ class ActiveLearning:
                              "multi_label. Train a model per label outside the loop instead.")
         if strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+        if strategy == "bald" and not getattr(model, "dropout", 0):
+            raise ValueError("strategy='bald' samples the model's dropout: use "
+                             "TorchClassifier(dropout=0.2) (from hitl_widgets.core.models), "
+                             f"not {type(model).__name__}")
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.retrain_every = _positive_int(retrain_every, "retrain_every")
         self.suggest_top = _positive_int(suggest_top, "suggest_top")
@@ -276,7 +282,7 @@ class ActiveLearning:
         try:
             fitted = fit_clone(self.model, X, y)
             # Scored as margin for "random" too: suggestions and auto-labels need the model.
-            scoring = self.strategy if self.strategy in SCORERS else "margin"
+            scoring = self.strategy if self.strategy in (*SCORERS, "bald") else "margin"
             scorer = PoolScorer(scoring, rng=self._rng, chunk=SCORE_CHUNK).rescore(fitted,
                                                                                   self._X)
         except Exception as exc:
