@@ -524,3 +524,9 @@ def test_majority_flags_on_snow2008_rte_match_the_vote_shares(rte):
     share = df.groupby("item")["response"].agg(lambda s: s.value_counts(normalize=True).iloc[0])
     assert flagged == set(share[share < 0.7].index)
     assert 50 < len(flagged) < 400
+
+
+def test_an_empty_project_has_nothing_queued(tmp_path):
+    empty = hw.Project(tmp_path / "empty.hitl", labels=["ham", "spam"])
+    assert empty.queue_depth() == {"items": 0, "labels": 0, "requests": 0, "adjudication": 0}
+    assert empty.coverage().empty

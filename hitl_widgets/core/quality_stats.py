@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .routing import check_rate, needed
+from .routing import check_rate, needed, queue_depth
 
 if TYPE_CHECKING:
     from .project import Project
@@ -336,21 +336,13 @@ def dashboard_data(project: Project, *, window: int = 50, target: float = 0.7,
         "annotators": annotators,
         "confusion": _pair_confusion(snap),
         "disagreement": _disagreement_by_label(snap, method, vote),
-        "queue": _queue_depth(project),
+        "queue": queue_depth(project),
         "flags": {"flagged": len(flagged), "resolved": len(resolved)},
         "alerts": quality_alerts(project),
         "flagged_annotators": reasons,
         "totals": {"labels": len(snap.labels), "annotators": int(snap.labels["annotator"].nunique()),
                    "finished": int(snap.finished["item"].nunique()), "gold": len(snap.gold)},
     }
-
-
-def _queue_depth(project: Project) -> dict[str, int]:
-    from .routing import queue_depth
-
-    if project.store.item_count() == 0:  # routing.queue_depth needs at least one item
-        return {"items": 0, "labels": 0, "requests": 0, "adjudication": 0}
-    return queue_depth(project)
 
 
 def _flag_reasons(gold: pd.DataFrame, threshold: float) -> pd.DataFrame:

@@ -101,10 +101,10 @@ def coverage(project: Project) -> pd.DataFrame:
     labeled = project.store.labelers(ids)
     gold = project.store.latest_live("gold")
     df = pd.DataFrame({
-        "item_id": ids,
-        "needed": [need[i] for i in ids],
-        "labeled": [len(labeled.get(i, ())) for i in ids],
-        "gold": [i in gold for i in ids],
+        "item_id": pd.Series(ids, dtype=object),
+        "needed": pd.Series([need[i] for i in ids], dtype="int64"),
+        "labeled": pd.Series([len(labeled.get(i, ())) for i in ids], dtype="int64"),
+        "gold": pd.Series([i in gold for i in ids], dtype=bool),  # typed: an empty project too
     })
     df["over"] = ~df["gold"] & (df["labeled"] > df["needed"])
     return df
