@@ -365,6 +365,20 @@ def test_a_keyword_list_edited_in_place_invalidates_the_lf():
     assert cache.hits == 0 and (second != -1).sum() > (first != -1).sum()
 
 
+def test_the_report_says_what_an_edit_changed():
+    cache = LFCache()
+    df = pd.DataFrame({"text": ["my song", "my", "song", "hi"]})
+    _, report = apply_lfs(df, [keyword_lf("kw", ["my"], 1)], cache=cache, return_report=True)
+    assert report.changed == {}
+    _, report = apply_lfs(df, [keyword_lf("kw", ["song"], 1)], cache=cache, return_report=True)
+    change = report.changed["kw"]
+    assert change.rows.tolist() == [1, 2]
+    assert change.before.tolist() == [1, -1] and change.after.tolist() == [-1, 1]
+    assert "1 newly labeled, 1 no longer labeled" in repr(change)
+    _, report = apply_lfs(df, [keyword_lf("kw", ["song"], 1)], cache=cache, return_report=True)
+    assert report.changed["kw"].rows.tolist() == [1, 2]  # still the last edit's change
+
+
 def test_changed_data_or_captured_values_re_run():
     cache = LFCache()
     df = comments(50)

@@ -240,6 +240,7 @@ class LFCache:
             raise ValueError(f"max_entries must be a positive int, not {max_entries!r}")
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[str, str], tuple[np.ndarray, Any]] = OrderedDict()
+        self._versions: dict[str, list[str]] = {}  # per LF name: its last two fingerprints
         self.hits = 0
         self.misses = 0
 
@@ -262,9 +263,23 @@ class LFCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def previous(self, name: str, lf_key: str, data_key: str) -> np.ndarray | None:
+        """The output of the version of LF ``name`` applied before ``lf_key`` on this data, if
+        it is still stored; then ``lf_key`` becomes the version to compare the next edit to."""
+        versions = self._versions.setdefault(name, [])
+        if versions and versions[-1] == lf_key:
+            before = versions[-2] if len(versions) > 1 else None
+        else:
+            before = versions[-1] if versions else None
+            versions.append(lf_key)
+            del versions[:-2]
+        entry = self._entries.get((before, data_key)) if before is not None else None
+        return None if entry is None else entry[0]
+
     def clear(self) -> None:
         """Forget every stored output."""
         self._entries.clear()
+        self._versions.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -43,10 +43,10 @@ from .weak_analysis import (
     torch_threads,
     wilson_interval,
 )
-from .weak_apply import LFError, LFReport, apply_lfs
+from .weak_apply import LFChange, LFError, LFReport, apply_lfs
 
 __all__ = [
-    "AppliedLFs", "LFCache", "LFError", "LFReport", "VectorizedLF", "WeakLabelQueue",
+    "AppliedLFs", "LFCache", "LFChange", "LFError", "LFReport", "VectorizedLF", "WeakLabelQueue",
     "apply_lfs", "apply_to_project", "check_L", "compare_label_models", "fit_label_model",
     "frame_version", "human_labels", "keyword_lf", "lf_fingerprint", "lf_summary",
     "majority_vote", "regex_lf", "store_weak_labels", "threshold_lf", "torch_threads",

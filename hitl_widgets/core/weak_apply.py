@@ -60,12 +60,30 @@ class LFError:
 
 
 @dataclass
+class LFChange:
+    """Rows (positions in the frame) where an edited LF's output differs from its previous
+    version's, with the labels before and after (-1 = abstain)."""
+
+    rows: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+    def __repr__(self) -> str:
+        gained = int(((self.before == -1) & (self.after != -1)).sum())
+        lost = int(((self.before != -1) & (self.after == -1)).sum())
+        return (f"LFChange({len(self.rows)} rows: {gained} newly labeled, {lost} no longer "
+                f"labeled, {len(self.rows) - gained - lost} relabeled)")
+
+
+@dataclass
 class LFReport:
     """What happened while applying: LF failures and cache use. Falsy when nothing failed."""
 
     errors: list[LFError] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)  # LFs computed by this call
     cached: list[str] = field(default_factory=list)  # LFs read from the cache
+    # Per LF edited since its last apply on the same data (cache needed): what its edit changed.
+    changed: dict[str, LFChange] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.errors)
@@ -152,10 +170,11 @@ def apply_lfs(
     if n == 0 or m == 0:
         return (L, report) if return_report else L
     versions = _data_versions(df, data_version, cache)
-    todo = []
+    todo, keys = [], []
     for j, lf in enumerate(lfs):
         data_key = versions(lf) if versions is not None else None
         lf_key = lf_fingerprint(lf) if data_key is not None else None
+        keys.append((lf_key, data_key))
         entry = cache.get(lf_key, data_key) if data_key is not None else None
         if entry is not None:
             L[:, j] = entry[0]
@@ -181,10 +200,22 @@ def apply_lfs(
             cache.put(lf_key, data_key, column.astype(_small_int(card)), error)
     if problem is not None:
         raise problem
+    if versions is not None:
+        _note_changes(cache, names, keys, L, report)
     report.errors.sort(key=lambda e: names.index(e.lf))
     if report.errors and not return_report:
         warnings.warn(_error_summary(report), RuntimeWarning, stacklevel=2)
     return (L, report) if return_report else L
+
+
+def _note_changes(cache: LFCache, names, keys, L, report: LFReport) -> None:
+    for j, (lf_key, data_key) in enumerate(keys):
+        if data_key is None:
+            continue
+        before = cache.previous(names[j], lf_key, data_key)
+        if before is not None:
+            rows = np.flatnonzero(before != L[:, j])
+            report.changed[names[j]] = LFChange(rows, before[rows].astype(np.int64), L[rows, j])
 
 
 def _label_map(labels, cardinality) -> tuple[dict[str, int] | None, int | None]:
