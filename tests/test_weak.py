@@ -24,6 +24,7 @@ from hitl_widgets.core.weak import (
     fit_label_model,
     human_labels,
     keyword_lf,
+    lf_rows,
     lf_summary,
     majority_vote,
     regex_lf,
@@ -455,6 +456,22 @@ def test_accuracy_counts_only_rows_with_a_human_label():
     assert s["Emp. Acc."].tolist() == [0.5, 0.0] and s["Emp. Acc. n"].tolist() == [2, 2]
     low, high = s.loc["a", ["Emp. Acc. low", "Emp. Acc. high"]]
     assert 0 < low < 0.5 < high < 1
+
+
+def test_lf_rows_agree_with_the_summary_counts():
+    rng = np.random.default_rng(7)
+    L = rng.integers(-1, 3, size=(300, 4))
+    Y = np.where(rng.random(300) < 0.5, rng.integers(0, 3, 300), -1)
+    s = lf_summary(L, Y=Y)
+    for j in range(4):
+        assert len(lf_rows(L, j)) / 300 == s["Coverage"][j]
+        assert len(lf_rows(L, j, "overlaps")) / 300 == s["Overlaps"][j]
+        assert len(lf_rows(L, j, "conflicts")) / 300 == s["Conflicts"][j]
+        assert len(lf_rows(L, j, "disagrees", Y)) == s["Incorrect"][j]
+    with pytest.raises(ValueError, match="needs Y"):
+        lf_rows(L, 0, "disagrees")
+    with pytest.raises(ValueError, match="kind must be"):
+        lf_rows(L, 0, "conflict")
 
 
 def test_lf_summary_refuses_mismatched_inputs():

@@ -38,6 +38,7 @@ from .weak_analysis import (
     check_L,
     compare_label_models,
     fit_label_model,
+    lf_rows,
     lf_summary,
     majority_vote,
     torch_threads,
@@ -48,7 +49,7 @@ from .weak_apply import LFChange, LFError, LFReport, apply_lfs
 __all__ = [
     "AppliedLFs", "LFCache", "LFChange", "LFError", "LFReport", "VectorizedLF", "WeakLabelQueue",
     "apply_lfs", "apply_to_project", "check_L", "compare_label_models", "fit_label_model",
-    "frame_version", "human_labels", "keyword_lf", "lf_fingerprint", "lf_summary",
+    "frame_version", "human_labels", "keyword_lf", "lf_fingerprint", "lf_rows", "lf_summary",
     "majority_vote", "regex_lf", "store_weak_labels", "threshold_lf", "torch_threads",
     "vectorized_lf", "wilson_interval",
 ]

@@ -139,6 +139,40 @@ def _polarity(column: np.ndarray, k: int) -> list[int]:
     return np.flatnonzero(np.bincount(column.astype(np.int64) + 1)[1:]).tolist()
 
 
+ROW_KINDS = ("labeled", "overlaps", "conflicts", "disagrees")
+
+
+def lf_rows(L, j: int, kind: str = "labeled", Y=None) -> np.ndarray:
+    """Row positions to page through for LF ``j``: where it votes (``"labeled"``), where another
+    LF votes too (``"overlaps"``), where another LF votes differently (``"conflicts"``), or where
+    it disagrees with the human label ``Y`` (``"disagrees"``; -1 in Y = no label yet).
+
+    >>> L = np.array([[0, 0], [1, 0], [-1, 1], [1, -1]])
+    >>> lf_rows(L, 0, "conflicts").tolist(), lf_rows(L, 0, "disagrees", Y=[0, 0, 1, -1]).tolist()
+    ([1], [1])
+    """
+    L = check_L(L)
+    if not isinstance(j, (int, np.integer)) or not 0 <= j < L.shape[1]:
+        raise ValueError(f"j must be an LF's column, 0..{L.shape[1] - 1}; got {j!r}")
+    if kind not in ROW_KINDS:
+        raise ValueError(f"kind must be one of {ROW_KINDS}, not {kind!r}")
+    mine = L[:, j]
+    voted = mine != -1
+    others = np.delete(L, j, axis=1)
+    if kind == "labeled":
+        hit = voted
+    elif kind == "overlaps":
+        hit = voted & (others != -1).any(axis=1)
+    elif kind == "conflicts":
+        hit = voted & ((others != -1) & (others != mine[:, None])).any(axis=1)
+    else:
+        if Y is None:
+            raise ValueError("kind='disagrees' needs Y, the human labels (-1 = none yet)")
+        Y = _check_Y(Y, L.shape[0])
+        hit = voted & (Y != -1) & (mine != Y)
+    return np.flatnonzero(hit)
+
+
 def _check_Y(Y, n: int) -> np.ndarray:
     Y = np.asarray(Y)
     if Y.ndim == 2 and Y.shape[1] == 1:
