@@ -579,3 +579,17 @@ def test_lf_source_survives_a_notebook_rerun_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         apply_lfs(comments(10), VECTOR_LFS, cache=LFCache())
+
+
+def test_the_project_doors_reach_the_engine(project):
+    lfs = [keyword_lf("my", ["my"], "spam", labels=project.schema.labels),
+           keyword_lf("song", ["song"], "ham", labels=project.schema.labels)]
+    out = project.apply_lfs(lfs)
+    np.testing.assert_array_equal(out.L, apply_to_project(project, lfs).L)
+    project.annotate(out.item_ids[0], "spam", annotator="ana")
+    assert project.human_label_vector(out.item_ids[:2]).tolist() == [1, -1]
+    _, probs = majority_vote(out.L, 2, return_probs=True)
+    unsure = project.store_weak_labels(probs, out.item_ids, threshold=0.8, version="v1")
+    queue = project.weak_label_queue(unsure)
+    session = LabelingSession(project, "bob", queue=queue, prefetch=3)
+    assert session.window() == unsure[:3]

@@ -369,6 +369,35 @@ class Project:
 
         return quality.quality_alerts(self)
 
+    # -- weak supervision -----------------------------------------------------------------
+    # Doors onto core/weak.py (labeling functions, their analysis, label models).
+    def apply_lfs(self, lfs, column: str = "text", **kwargs):
+        """Apply labeling functions to the items: ``(L, item_ids, report)``. Cached, so
+        re-applying after editing one LF re-runs only that one."""
+        from . import weak
+
+        return weak.apply_to_project(self, lfs, column, **kwargs)
+
+    def human_label_vector(self, item_ids):
+        """Y for these items: each human label's position in the schema, -1 where none yet."""
+        from . import weak
+
+        return weak.human_labels(self, item_ids)
+
+    def store_weak_labels(self, probs, item_ids, threshold: float = 0.8, *, version=None):
+        """Store label-model probabilities as ``source="lf"`` suggestions; return the items a
+        human should label (below ``threshold``), least confident first."""
+        from . import weak
+
+        return weak.store_weak_labels(self, probs, item_ids, threshold, version=version)
+
+    def weak_label_queue(self, item_ids):
+        """A queue serving these items first, each with its weak label as the suggestion:
+        ``hw.Labeler(project, annotator="ana", queue=project.weak_label_queue(unsure))``."""
+        from .weak import WeakLabelQueue
+
+        return WeakLabelQueue(item_ids)
+
     # -- listeners and lifetime -----------------------------------------------------------
     def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
         """Call ``callback(kind, info)`` after each change; returns the unsubscribe function."""
