@@ -1,0 +1,384 @@
+"""The LFStudio widget: iterate on labeling functions live, against the human labels in the store.
+
+The table is :func:`~hitl_widgets.core.weak.lf_summary` (Snorkel's columns, plus the count and
+95 % interval behind each empirical accuracy), sortable by clicking a header. Click an LF to page
+through the items it labels, where it conflicts with another LF, and where it disagrees with a
+human label. The workflow is one cell per LF::
+
+    studio = hw.LFStudio(project, [lf_prize, lf_hi])    # a cell that shows the table
+    @vectorized_lf()                                     # edit this cell and re-run it:
+    def lf_prize(df): ...
+    studio.update(lf_prize)                              # only this LF is re-applied
+
+Every update shows what changed since the LF's previous version: coverage and accuracy before
+and after, how many votes changed, and a page of the items whose vote changed.
+
+Example
+-------
+>>> import hitl_widgets as hw                                      # doctest: +SKIP
+>>> from hitl_widgets.core.weak import keyword_lf                  # doctest: +SKIP
+>>> lf = keyword_lf("prize", ["prize"], "spam", labels=project.schema.labels)  # doctest: +SKIP
+>>> hw.LFStudio(project, [lf])                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from ._base import HitlWidget
+from .core.project import Project
+from .core.weak import (
+    apply_to_project,
+    compare_label_models,
+    human_labels,
+    lf_fingerprint,
+    lf_summary,
+)
+from .core.weak_apply import check_lfs, lf_name
+
+_JS = Path(__file__).parent / "js"
+PAGE_SIZE = 10
+TEXT_CHARS = 300  # an example's text is cut here: a page must stay small on the wire
+KINDS = ("labels", "conflicts", "disagrees", "changed")
+
+
+class LFStudio(HitlWidget):
+    """A live, sortable table of labeling functions on a project, with their examples.
+
+    Parameters
+    ----------
+    project : the :class:`~hitl_widgets.Project` whose items the LFs label (single-label).
+    lfs : Snorkel ``@labeling_function`` objects and/or vectorised LFs, with unique names.
+    column : the name the item text has in the frame the LFs see (``df[column]``, ``x.text``).
+    labels : the label names, in schema order (default: the project's schema).
+    """
+
+    _esm = _JS / "lf_studio.js"
+    _css = _JS / "lf_studio.css"
+
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    lf_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+    n_items = traitlets.Int(0).tag(sync=True)
+    n_human = traitlets.Int(0).tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    page = traitlets.Dict().tag(sync=True)
+    changes = traitlets.Dict().tag(sync=True)  # per LF: its last update's delta
+    last_update = traitlets.List(traitlets.Unicode()).tag(sync=True)  # LFs the last update changed
+    comparison = traitlets.List(traitlets.Dict()).tag(sync=True)
+    busy = traitlets.Unicode("").tag(sync=True)
+
+    _intents = {"page": "_on_page", "select": "_on_page", "compare": "_on_compare",
+                "refresh": "_on_refresh"}
+
+    def __init__(self, project: Project, lfs: Sequence, *, column: str = "text",
+                 labels: Sequence[str] | None = None, **kwargs: Any) -> None:
+        if not isinstance(project, Project):
+            raise TypeError(f"LFStudio needs a hitl_widgets.Project, not {type(project).__name__}; "
+                            "open one with hw.Project('file.hitl', labels=[...])")
+        if project.schema.multi_label:
+            raise ValueError("LFStudio works on single-label projects; this one is multi-label. "
+                             "Use one project per label.")
+        if labels is not None and list(labels) != list(project.schema.labels):
+            raise ValueError(f"labels={list(labels)!r} differ from the project's labels "
+                             f"{list(project.schema.labels)!r}; leave labels out to use the "
+                             "project's, in its order")
+        self._lfs = self._checked(lfs)
+        self.project = project
+        self.column = column
+        self._unsubscribe = lambda: None
+        self._L = np.full((0, len(self._lfs)), -1, dtype=np.int64)
+        self._item_ids: list[str] = []
+        self._Y = np.full(0, -1, dtype=np.int64)
+        self._texts: dict[str, Any] = {}
+        self._fingerprints: dict[str, str] = {}
+        # per LF: the items its last edit changed, with their vote before the edit
+        self._changed_rows: dict[str, dict[str, int]] = {}
+        self._errors: dict[str, dict] = {}
+        self._page_request: dict = {}
+        super().__init__(labels=list(project.schema.labels), **kwargs)
+        self._ready = True
+        self._unsubscribe = project.subscribe(self._on_project_change)
+        self.refresh()
+
+    # -- the Python API -----------------------------------------------------------------------
+    @property
+    def lfs(self) -> list:
+        """The LFs, in table order."""
+        return list(self._lfs.values())
+
+    @property
+    def L(self) -> np.ndarray:
+        """The current L matrix (items in :attr:`item_ids` order, LFs in table order)."""
+        return self._L.copy()
+
+    @property
+    def item_ids(self) -> list[str]:
+        return list(self._item_ids)
+
+    def summary(self):
+        """The table as a DataFrame: :func:`~hitl_widgets.core.weak.lf_summary` with the human
+        labels in the store as Y."""
+        return lf_summary(self._L, list(self._lfs), Y=self._Y)
+
+    def set_lfs(self, lfs: Sequence) -> LFStudio:
+        """Replace the whole set of LFs; unchanged ones come from the cache, not re-run."""
+        self._apply(self._checked(lfs))
+        return self
+
+    def update(self, *lfs) -> LFStudio:
+        """Add an LF, or replace the LF of the same name, and re-apply only what changed.
+
+        Define or edit the LF in a cell, then call ``studio.update(lf)`` (in the same cell, so
+        re-running it is the whole loop). The table shows what the edit changed.
+        """
+        if not lfs:
+            raise TypeError("update needs at least one labeling function: studio.update(my_lf)")
+        new = dict(self._lfs)
+        for lf in lfs:
+            new[self._name(lf)] = lf
+        self._apply(new)
+        return self
+
+    def remove(self, name: str) -> LFStudio:
+        """Drop the LF called ``name`` from the table."""
+        if name not in self._lfs:
+            raise KeyError(f"No LF named {name!r}; the studio has {list(self._lfs)}")
+        self._apply({k: v for k, v in self._lfs.items() if k != name})
+        return self
+
+    def refresh(self) -> LFStudio:
+        """Re-read the project (new items, new human labels) and re-apply what is stale."""
+        self._apply(self._lfs)
+        return self
+
+    def compare(self):
+        """Majority vote vs Snorkel's label model on the human-labeled items (a DataFrame);
+        also shown under the table."""
+        table = compare_label_models(self._L, self._Y, len(self.labels))
+        self.comparison = [_jsonable({"model": model, **row})
+                           for model, row in table.to_dict(orient="index").items()]
+        return table
+
+    # -- applying ---------------------------------------------------------------------------
+    def _name(self, lf) -> str:
+        try:
+            return lf_name(lf)
+        except TypeError as exc:
+            self._fail(str(exc))
+            raise
+
+    def _checked(self, lfs) -> dict[str, Any]:
+        if isinstance(lfs, dict):
+            lfs = list(lfs.values())
+        try:
+            names = check_lfs(list(lfs))
+        except (TypeError, ValueError) as exc:
+            if self.__dict__.get("_ready"):
+                self._fail(str(exc))
+            raise
+        return dict(zip(names, lfs, strict=True))
+
+    def _apply(self, lfs: dict[str, Any]) -> None:
+        """Apply ``lfs``; on bad input keep the previous table, set ``error`` and raise."""
+        if not self.project.store.items_table():
+            self._lfs = lfs
+            self._set_empty()
+            return
+        try:
+            applied = apply_to_project(self.project, list(lfs.values()), self.column)
+        except (TypeError, ValueError, KeyError) as exc:
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            self._fail(f"{text} The table still shows the previous LFs.")
+            raise
+        old_ids, old_L, old_names = self._item_ids, self._L, list(self._lfs)
+        prints = {name: lf_fingerprint(lf) for name, lf in lfs.items()}
+        self._lfs, self._L, self._item_ids = lfs, applied.L, applied.item_ids
+        self._errors = {e.lf: {"count": e.count, "error": e.error,
+                               "rows": [str(r) for r in e.rows[:5]]}
+                        for e in applied.report.errors}
+        self._texts = self._read_texts()
+        self._Y = human_labels(self.project, self._item_ids)
+        edited = [n for n in lfs if n in self._fingerprints and n in old_names
+                  and self._fingerprints[n] != prints[n]]
+        changes = {n: c for n, c in self.changes.items() if n in lfs and n not in edited}
+        for name in edited:
+            before = _align(old_L[:, old_names.index(name)], old_ids, self._item_ids)
+            changes[name] = self._delta(name, before)
+        self._fingerprints = prints
+        with self.hold_sync():
+            self.lf_names = list(lfs)
+            self.changes = changes
+            if edited:
+                self.last_update = edited
+            self._publish()
+            self.error = ""
+
+    def _set_empty(self) -> None:
+        self._L = np.full((0, len(self._lfs)), -1, dtype=np.int64)
+        self._item_ids, self._Y, self._texts = [], np.full(0, -1, dtype=np.int64), {}
+        with self.hold_sync():
+            self.lf_names = list(self._lfs)
+            self.rows = []
+            self.n_items = 0
+            self.n_human = 0
+            self.error = ("The project has no items yet: add some with project.add_items(...), "
+                          "then call studio.refresh().")
+
+    def _read_texts(self) -> dict[str, Any]:
+        return {r["item_id"]: r["text"] for r in self.project.store.items_table()}
+
+    def _publish(self) -> None:
+        """The table, counts and current page from the current L and Y."""
+        table = self.summary()
+        rows = []
+        for name, row in table.iterrows():
+            rows.append(_jsonable({
+                "name": name, "j": row["j"], "polarity": row["Polarity"],
+                "coverage": row["Coverage"], "overlaps": row["Overlaps"],
+                "conflicts": row["Conflicts"], "correct": row["Correct"],
+                "incorrect": row["Incorrect"], "emp_acc": row["Emp. Acc."],
+                "emp_acc_n": row["Emp. Acc. n"], "emp_acc_low": row["Emp. Acc. low"],
+                "emp_acc_high": row["Emp. Acc. high"], "error": self._errors.get(name)}))
+        self.rows = rows
+        self.n_items = len(self._item_ids)
+        self.n_human = int((self._Y != -1).sum())
+        if self.selected and self.selected not in self._lfs:
+            self.selected, self.page = "", {}
+        elif self._page_request:
+            self.page = self._page(**self._page_request)
+
+    def _delta(self, name: str, before: np.ndarray) -> dict:
+        after = self._L[:, list(self._lfs).index(name)]
+        diff = np.flatnonzero(before != after)
+        self._changed_rows[name] = {self._item_ids[i]: int(before[i]) for i in diff}
+        gained = int(((before[diff] == -1) & (after[diff] != -1)).sum())
+        lost = int(((before[diff] != -1) & (after[diff] == -1)).sum())
+        return {"before": self._stats(before), "after": self._stats(after),
+                "n_changed": int(len(diff)), "gained": gained, "lost": lost,
+                "relabeled": int(len(diff)) - gained - lost}
+
+    def _stats(self, column: np.ndarray) -> dict:
+        n = len(column)
+        voted = column != -1
+        judged = voted & (self._Y != -1)
+        right = int((column[judged] == self._Y[judged]).sum())
+        count = int(judged.sum())
+        return {"coverage": float(voted.sum() / n) if n else 0.0,
+                "accuracy": right / count if count else None, "n": count}
+
+    # -- pages of examples -------------------------------------------------------------------
+    def rows_of(self, name: str, kind: str = "labels") -> list[str]:
+        """Item ids for one of the LF's pages: ``labels`` (it votes), ``conflicts`` (another LF
+        votes differently), ``disagrees`` (a human label differs) or ``changed`` (its last
+        edit changed the vote)."""
+        if name not in self._lfs:
+            raise KeyError(f"No LF named {name!r}; the studio has {list(self._lfs)}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {list(KINDS)}, not {kind!r}")
+        if kind == "changed":
+            return [i for i in self._changed_rows.get(name, {}) if i in self._texts]
+        mask = self._mask(list(self._lfs).index(name), kind)
+        return [self._item_ids[i] for i in np.flatnonzero(mask)]
+
+    def _mask(self, j: int, kind: str) -> np.ndarray:
+        col = self._L[:, j]
+        voted = col != -1
+        if kind == "labels":
+            return voted
+        if kind == "disagrees":
+            return voted & (self._Y != -1) & (col != self._Y)
+        others = np.delete(self._L, j, axis=1)
+        return voted & ((others != -1) & (others != col[:, None])).any(axis=1)
+
+    def _page(self, lf: str, kind: str, offset: int, request_id: Any = None) -> dict:
+        ids = self.rows_of(lf, kind)
+        offset = max(0, min(int(offset), (len(ids) - 1) // PAGE_SIZE * PAGE_SIZE))
+        counts = {k: len(self.rows_of(lf, k)) for k in KINDS}
+        position = {item_id: k for k, item_id in enumerate(self._item_ids)}
+        items = [self._example(lf, item_id, position[item_id])
+                 for item_id in ids[offset:offset + PAGE_SIZE]]
+        return {"request_id": request_id, "lf": lf, "kind": kind, "offset": offset,
+                "size": PAGE_SIZE, "total": len(ids), "counts": counts, "items": items}
+
+    def _example(self, lf: str, item_id: str, row: int) -> dict:
+        text = self._texts.get(item_id)
+        text = "" if text is None else str(text)
+        names = list(self._lfs)
+        votes = {name: int(self._L[row, k]) for k, name in enumerate(names)}
+        label = self._label
+        changed = self._changed_rows.get(lf, {})
+        before = label(changed[item_id]) if item_id in changed else None
+        return {"item_id": item_id, "text": text[:TEXT_CHARS],
+                "truncated": len(text) > TEXT_CHARS, "vote": label(votes[lf]), "before": before,
+                "others": [{"lf": n, "vote": label(v)} for n, v in votes.items()
+                           if n != lf and v != -1],
+                "human": label(int(self._Y[row]))}
+
+    def _label(self, value: int) -> str | None:
+        return None if value == -1 else self.labels[value]
+
+    # -- intents -----------------------------------------------------------------------------
+    def _on_page(self, msg: dict) -> None:
+        lf = str(msg.get("lf", ""))
+        kind = str(msg.get("kind") or "labels")
+        request = {"lf": lf, "kind": kind, "offset": int(msg.get("offset") or 0),
+                   "request_id": msg.get("request_id")}
+        page = self._page(**request)  # raises on an unknown LF / kind: the error trait says so
+        self._page_request = request
+        with self.hold_sync():
+            self.selected = lf
+            self.page = page
+            self.error = ""
+
+    def _on_compare(self, msg: dict) -> None:
+        self.busy = "Fitting the label model…"
+        try:
+            self.compare()
+            self.error = ""
+        finally:
+            self.busy = ""
+
+    def _on_refresh(self, msg: dict) -> None:
+        self.refresh()
+
+    def _on_project_change(self, kind: str, info: dict) -> None:
+        if kind == "items":
+            self.refresh()
+        elif kind in ("annotation", "retraction", "resolution") and len(self._item_ids):
+            self._Y = human_labels(self.project, self._item_ids)
+            with self.hold_sync():
+                self._publish()
+
+    def close(self) -> None:
+        if "_unsubscribe" in self.__dict__:
+            self._unsubscribe()
+        super().close()
+
+
+def _align(column: np.ndarray, old_ids: list[str], new_ids: list[str]) -> np.ndarray:
+    """``column`` (rows in ``old_ids`` order) in ``new_ids`` order; new items abstained."""
+    if old_ids == new_ids:
+        return column
+    where = {item_id: k for k, item_id in enumerate(old_ids)}
+    return np.array([column[where[i]] if i in where else -1 for i in new_ids], dtype=np.int64)
+
+
+def _jsonable(d: dict) -> dict:
+    """Numpy scalars to Python; NaN to None (JSON has no NaN)."""
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        if isinstance(value, (list, tuple)):
+            value = [v.item() if isinstance(v, np.generic) else v for v in value]
+        out[key] = value
+    return out
