@@ -127,16 +127,16 @@ class LFStudio(HitlWidget):
         labels in the store as Y."""
         return lf_summary(self._L, list(self._lfs), Y=self._Y)
 
-    def set_lfs(self, lfs: Sequence) -> LFStudio:
+    def set_lfs(self, lfs: Sequence) -> None:
         """Replace the whole set of LFs; unchanged ones come from the cache, not re-run."""
         self._apply(self._checked(lfs))
-        return self
 
-    def update(self, *lfs) -> LFStudio:
+    def update(self, *lfs) -> None:
         """Add an LF, or replace the LF of the same name, and re-apply only what changed.
 
         Define or edit the LF in a cell, then call ``studio.update(lf)`` (in the same cell, so
-        re-running it is the whole loop). The table shows what the edit changed.
+        re-running it is the whole loop). The table shows what the edit changed. Returns None,
+        so the cell does not draw a second view of the studio.
         """
         if not lfs:
             raise TypeError("update needs at least one labeling function: studio.update(my_lf)")
@@ -144,19 +144,16 @@ class LFStudio(HitlWidget):
         for lf in lfs:
             new[self._name(lf)] = lf
         self._apply(new)
-        return self
 
-    def remove(self, name: str) -> LFStudio:
+    def remove(self, name: str) -> None:
         """Drop the LF called ``name`` from the table."""
         if name not in self._lfs:
             raise KeyError(f"No LF named {name!r}; the studio has {list(self._lfs)}")
         self._apply({k: v for k, v in self._lfs.items() if k != name})
-        return self
 
-    def refresh(self) -> LFStudio:
+    def refresh(self) -> None:
         """Re-read the project (new items, new human labels) and re-apply what is stale."""
         self._apply(self._lfs)
-        return self
 
     def compare(self):
         """Majority vote vs Snorkel's label model on the human-labeled items (a DataFrame);
@@ -316,7 +313,8 @@ class LFStudio(HitlWidget):
         changed = self._changed_rows.get(lf, {})
         before = label(changed[item_id]) if item_id in changed else None
         return {"item_id": item_id, "text": text[:TEXT_CHARS],
-                "truncated": len(text) > TEXT_CHARS, "vote": label(votes[lf]), "before": before,
+                "truncated": len(text) > TEXT_CHARS, "vote": label(votes[lf]),
+                "changed": item_id in changed, "before": before,  # before: None = abstained
                 "others": [{"lf": n, "vote": label(v)} for n, v in votes.items()
                            if n != lf and v != -1],
                 "human": label(int(self._Y[row]))}

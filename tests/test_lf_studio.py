@@ -171,7 +171,7 @@ def test_pages_of_labels_conflicts_and_disagreements(studio):
     assert studio.page["request_id"] == 42
     assert studio.page["counts"] == {"labels": 3, "conflicts": 2, "disagrees": 1, "changed": 0}
     assert first == {"item_id": "i5", "text": "prize for mum", "truncated": False,
-                     "vote": "spam", "before": None, "others": [{"lf": "mum", "vote": "ham"}],
+                     "vote": "spam", "changed": False, "before": None, "others": [{"lf": "mum", "vote": "ham"}],
                      "human": "ham"}
 
 

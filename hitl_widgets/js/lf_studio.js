@@ -15,7 +15,7 @@
 /** @typedef {{before: Stats, after: Stats, n_changed: number, gained: number, lost: number,
  *   relabeled: number}} Change */
 /** @typedef {{item_id: string, text: string, truncated: boolean, vote: string | null,
- *   before: string | null, others: Array<{lf: string, vote: string}>, human: string | null}} Example */
+ *   changed?: boolean, before: string | null, others: Array<{lf: string, vote: string}>, human: string | null}} Example */
 /** @typedef {{request_id?: number | null, lf?: string, kind?: string, offset?: number, size?: number,
  *   total?: number, counts?: Record<string, number>, items?: Example[]}} Page */
 /** @typedef {{key: string, descending: boolean}} SortState */
@@ -267,7 +267,7 @@ function render({ model, el }) {
       h("span", { class: "hitl-lf-range" }, pendingText() || pageRangeText(page)), next);
     const items = (page.items ?? []).map((item) => {
       const votes = [`vote: ${item.vote ?? "abstain"}`];
-      if (item.before !== null && page.kind === "changed") votes.push(`before: ${item.before ?? "abstain"}`);
+      if (item.changed) votes.push(`before: ${item.before ?? "abstain"}`);
       votes.push(`human: ${item.human ?? "—"}`);
       const others = item.others.length ? item.others.map((o) => `${o.lf}=${o.vote}`).join(", ") : "none";
       return h("li", { class: "hitl-lf-example", "data-item-id": item.item_id },
