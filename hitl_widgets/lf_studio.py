@@ -215,6 +215,7 @@ class LFStudio(HitlWidget):
             if edited:
                 self.last_update = edited
             self._publish()
+            self.comparison = []  # fitted on the old L: stale, compare again on request
             self.error = ""
 
     def _set_empty(self) -> None:
@@ -353,6 +354,7 @@ class LFStudio(HitlWidget):
             self._Y = human_labels(self.project, self._item_ids)
             with self.hold_sync():
                 self._publish()
+                self.comparison = []
 
     def close(self) -> None:
         if "_unsubscribe" in self.__dict__:

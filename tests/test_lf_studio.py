@@ -284,6 +284,8 @@ def test_compare_fits_on_request_and_clears_busy(studio):
     assert set(models) == {"majority vote", "label model"}
     assert models["majority vote"]["n"] == 5
     json.dumps(studio.comparison, allow_nan=False)
+    studio.update(kw("mum", ["mum", "lunch"], "ham"))  # a new L: the old comparison is stale
+    assert studio.comparison == []
 
 
 def test_compare_without_enough_lfs_says_so(project):

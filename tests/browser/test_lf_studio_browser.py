@@ -117,3 +117,9 @@ def test_edit_an_lf_in_a_cell_and_the_table_follows(page, jupyter_server, projec
     expect(detail.locator(".hitl-lf-example")).to_have_count(1)
     expect(detail.locator(".hitl-lf-example")).to_contain_text("human: ham")
     assert nb.eval("studio.selected") == "prize"
+
+    # The label model is fitted on request only; the view says it is busy meanwhile.
+    studio.locator(".hitl-lf-compare-button").click()
+    expect(studio.locator('.hitl-lf-compare tr[data-model="label model"]')).to_be_visible()
+    expect(studio.locator('.hitl-lf-compare tr[data-model="majority vote"]')).to_contain_text("(n 9,")
+    expect(studio).to_have_attribute("data-busy", "0")
