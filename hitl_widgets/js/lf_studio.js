@@ -157,6 +157,15 @@ function render({ model, el }) {
   root.append(header, errorBox, table, changesBox, detail, compareBox);
   el.append(root);
 
+  /** Click, Enter or Space runs `fn` (headers and rows are focusable, for the keyboard).
+   * The listeners go with the element when the table is redrawn.
+   * @param {HTMLElement} node @param {() => void} fn */
+  const onActivate = (node, fn) => {
+    node.addEventListener("click", fn);
+    node.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); fn(); }
+    });
+  };
   /** @param {Record<string, unknown>} msg */
   const send = (msg) => {
     try { model.send(msg); } catch (err) { localError = `Could not reach the kernel: ${err}`; drawError(); }
@@ -205,7 +214,7 @@ function render({ model, el }) {
     const head = h("tr", {}, ...COLUMNS.map((c) => {
       const mark = sort?.key === c.key ? (sort.descending ? " ▼" : " ▲") : "";
       const th = h("th", { "data-key": c.key, role: "button", tabindex: "0" }, c.title + mark);
-      th.addEventListener("click", () => { sort = nextSort(sort, c.key); drawTable(); });
+      onActivate(th, () => { sort = nextSort(sort, c.key); drawTable(); });
       return th;
     }), h("th", {}, "Last edit"));
     const body = sortRows(model.get("rows") ?? [], sort).map((row) => {
@@ -217,7 +226,8 @@ function render({ model, el }) {
           + row.error.error));
       }
       const change = changes[row.name];
-      const tr = h("tr", { "data-lf": row.name, class: row.name === selected ? "selected" : "" },
+      const tr = h("tr", { "data-lf": row.name, class: row.name === selected ? "selected" : "",
+        tabindex: "0" },
         name,
         h("td", { class: "hitl-lf-polarity" }, formatPolarity(row.polarity, labels)),
         h("td", { class: "hitl-lf-coverage" }, formatPercent(row.coverage)),
@@ -225,7 +235,7 @@ function render({ model, el }) {
         h("td", { class: "hitl-lf-conflicts" }, formatPercent(row.conflicts)),
         h("td", { class: "hitl-lf-accuracy" }, formatAccuracy(row)),
         h("td", { class: "hitl-lf-delta" }, change ? `${change.n_changed} changed` : ""));
-      tr.addEventListener("click", () => requestPage(row.name, "labels", 0));
+      onActivate(tr, () => requestPage(row.name, "labels", 0));
       return tr;
     });
     table.replaceChildren(h("thead", {}, head), h("tbody", {}, ...body));

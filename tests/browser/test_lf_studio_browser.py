@@ -123,3 +123,8 @@ def test_edit_an_lf_in_a_cell_and_the_table_follows(page, jupyter_server, projec
     expect(studio.locator('.hitl-lf-compare tr[data-model="label model"]')).to_be_visible()
     expect(studio.locator('.hitl-lf-compare tr[data-model="majority vote"]')).to_contain_text("(n 9,")
     expect(studio).to_have_attribute("data-busy", "0")
+
+    # Rows are reachable from the keyboard too.
+    studio.locator('tr[data-lf="mum"]').focus()
+    page.keyboard.press("Enter")
+    expect(detail).to_have_attribute("data-lf", "mum")
