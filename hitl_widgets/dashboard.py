@@ -117,6 +117,9 @@ class Dashboard(ipywidgets.VBox):
             self._scheduled = False  # first: a change arriving during the redraw schedules another
             if self._closed:
                 return
+        if self.project.store.closed:  # the project was closed under us: nothing left to show
+            self.close()
+            return
         try:
             self.refresh()
         except Exception as exc:  # shown in the widget; logged with the traceback

@@ -346,3 +346,12 @@ def test_dashboard_bad_input(project):
 
 def test_hw_dashboard_is_this_class():
     assert hw.Dashboard is Dashboard
+
+
+def test_a_redraw_after_the_project_closed_closes_the_dashboard_quietly(tmp_path, caplog):
+    project = hw.Project(tmp_path / "c.hitl", labels=["ham", "spam"])
+    project.add_items(["a", "b"], id=["a", "b"])
+    dash = hw.Dashboard(project, refresh_s=0)
+    project.close()
+    dash._redraw()
+    assert dash._closed and "redraw failed" not in caplog.text

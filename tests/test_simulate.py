@@ -50,6 +50,10 @@ def test_worker_processes_give_the_same_curves_as_one(iris):
     serial = small(*iris, strategies=["random", "diverse"])
     parallel = small(*iris, strategies=["random", "diverse"], n_jobs=2)
     pd.testing.assert_frame_equal(serial.curves, parallel.curves)
+    # joblib keeps its workers for reuse; stop them so the test leaves no process behind.
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
 
 
 def test_the_users_model_is_never_fitted(iris):

@@ -107,6 +107,12 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran; every query then fails."""
+        return self.__dict__.get("_closed", False)
 
     # -- metadata -------------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:

@@ -33,9 +33,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).resolve().parent
+    in_browser = {id(item) for item in items if here in Path(item.fspath).resolve().parents}
     for item in items:
-        if here in Path(item.fspath).resolve().parents:
+        if id(item) in in_browser:
             item.add_marker(pytest.mark.browser)
+    # Browser tests last: Playwright's sync API keeps an asyncio loop marked as running on the
+    # main thread while the session's browser lives, and engine tests that look for a running
+    # loop (to hand results to it, as in a kernel) would find that one.
+    items.sort(key=lambda item: id(item) in in_browser)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -104,7 +109,7 @@ def browser(_process_tracker):
     if not os.access(harness.CHROMIUM, os.X_OK):
         _unavailable(f"{harness.CHROMIUM} not found (apt-get install chromium)")
     expect.set_options(timeout=ACTION_TIMEOUT_MS)
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    before = {p.pid for p in psutil.Process().children()}
     playwright = sync_playwright().start()
     try:
         browser = playwright.chromium.launch(
@@ -113,10 +118,11 @@ def browser(_process_tracker):
     except BaseException:
         playwright.stop()
         raise
+    # Playwright's driver (and Chromium below it): started now, so other tests' worker
+    # processes (joblib, multiprocessing) are not mistaken for the browser's.
+    roots = [p for p in psutil.Process().children() if p.pid not in before]
     yield browser
-    _process_tracker.extend(
-        p for p in psutil.Process().children(recursive=True) if p.pid not in before
-    )
+    _process_tracker.extend(p for root in roots for p in _descendants(root.pid))
     browser.close()
     playwright.stop()
 
