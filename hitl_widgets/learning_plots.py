@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,3 +68,26 @@ def update(fig: Any, al: ActiveLearning) -> None:
         human.x = model.x = dist["label"].tolist()
         human.y, model.y = dist["human"].tolist(), dist["model"].tolist()
         share.x, share.y = curve["model_version"].tolist(), curve["share_auto_labeled"].tolist()
+        fig.layout.title.text = status_line(al.status())
+
+
+def status_line(status: dict) -> str:
+    """The loop's state in one line: model, retraining, spot-check accuracy, the last error.
+
+    >>> status_line({"model_version": "m3", "retraining": True, "error": None,
+    ...              "spot_checks_done": 40, "auto_accept_accuracy": 0.95,
+    ...              "auto_accept_interval": (0.83, 0.99)})
+    'model m3 · retraining… · auto-labels 95% right on 40 spot checks (95% CI 83–99%)'
+    """
+    parts = [f"model {status['model_version']}" if status.get("model_version") else "no model yet"]
+    if status.get("retraining"):
+        parts.append("retraining…")
+    if status.get("spot_checks_done"):
+        low, high = status.get("auto_accept_interval") or (None, None)
+        ci = f" (95% CI {low:.0%}–{high:.0%})".replace("%–", "–") if low is not None else ""
+        parts.append(f"auto-labels {status['auto_accept_accuracy']:.0%} right on "
+                     f"{status['spot_checks_done']} spot checks{ci}")
+    if status.get("error"):
+        parts.append(f"last retrain failed, serving the previous ranking: {status['error']}")
+    # plotly titles are HTML-ish: escape what came from an exception message
+    return html.escape(" · ".join(parts), quote=False)

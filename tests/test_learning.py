@@ -400,6 +400,7 @@ def test_live_plots_follow_the_loop(pool):
     assert list(fig.data[0].y) == curve["accuracy"].tolist() and list(fig.data[0].x) == [6]
     assert sum(fig.data[1].y) == 6 and sum(fig.data[2].y) == al.status()["n_auto_labeled"] > 0
     assert list(fig.data[3].y) == [al.status()["share_auto_labeled"]]
+    assert fig.layout.title.text.startswith("model m1")
     stop_live_plots(fig)
     label(project, ids, truth, first_of_each_class(truth, ids, 4)[6:])
     al.wait()
@@ -518,3 +519,19 @@ def test_bald_needs_a_model_with_dropout(pool):
     project, X, _, _ = pool
     with pytest.raises(ValueError, match="TorchClassifier"):
         ActiveLearning(project, model=LogisticRegression(), features=X, strategy="bald")
+
+
+@pytest.mark.slow  # plotly's first import takes seconds on a busy machine
+def test_live_plots_say_when_a_retrain_failed(pool):
+    pytest.importorskip("plotly")
+    from hitl_widgets.learning_plots import live_plots
+
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=GatedModel(fail=True), features=X, retrain_every=6,
+                        test=(X[:30], truth[:30]))
+    fig = live_plots(al)
+    label(project, ids, truth, first_of_each_class(truth, ids, 2))
+    al.wait()
+    assert "last retrain failed, serving the previous ranking: RuntimeError: boom" in (
+        fig.layout.title.text)
+    al.close()

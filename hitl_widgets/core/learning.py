@@ -309,6 +309,8 @@ class ActiveLearning:
             self._error = _error_text(exc)
         log.warning("retrain failed; serving the previous ranking: %s", self._error,
                     exc_info=exc)
+        error = self._error
+        self._deliver(lambda: self._notify("error", {"error": error}))
 
     def _rank(self, scores: np.ndarray) -> np.ndarray:
         """The whole pool in asking order: by score, with ``explore`` of the places random."""
