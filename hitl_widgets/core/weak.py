@@ -307,18 +307,20 @@ def human_labels(project, item_ids: Sequence[str]) -> np.ndarray:
     With several annotators, an item's most frequent label counts (the first in schema order on
     a tie).
     """
+    import pandas as pd
+
     _single_label(project)
     labels = project.labels()
     labels = labels[labels["source"] == "human"]
+    if labels.empty:
+        return np.full(len(item_ids), -1, dtype=np.int64)
     position = {name: k for k, name in enumerate(project.schema.labels)}
-    votes: dict[str, list[int]] = {}
-    for item_id, label in zip(labels["item_id"], labels["label"], strict=True):
-        votes.setdefault(item_id, []).append(position[label])
-    Y = np.full(len(item_ids), -1, dtype=np.int64)
-    for k, item_id in enumerate(item_ids):
-        if item_id in votes:
-            Y[k] = int(np.argmax(np.bincount(votes[item_id])))
-    return Y
+    # items x schema positions (ascending), so argmax's first maximum is the first label in
+    # schema order on a tie; vectorised because the LFStudio recomputes Y on every human label.
+    counts = pd.crosstab(labels["item_id"], labels["label"].map(position))
+    best = pd.Series(counts.columns.to_numpy()[counts.to_numpy().argmax(axis=1)],
+                     index=counts.index)
+    return best.reindex(list(item_ids)).fillna(-1).to_numpy(dtype=np.int64)
 
 
 def store_weak_labels(project, probs, item_ids: Sequence[str], threshold: float = 0.8, *,
