@@ -86,7 +86,8 @@ def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES
 
     Parameters
     ----------
-    X, y : features (2-D numeric array or DataFrame, no NaN) and the true labels.
+    X, y : features (2-D numeric array, DataFrame or scipy sparse matrix such as TF-IDF; no
+        NaN) and the true labels.
     model : a scikit-learn-style classifier with ``predict_proba``; default
         ``LogisticRegression(max_iter=1000)``. A ``random_state`` left at None is set to each
         seed on the copy, so runs repeat.

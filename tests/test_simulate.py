@@ -240,3 +240,21 @@ def test_bad_data_is_refused_with_advice(iris):
         small(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="2-D"):
         small(X[:, 0], y)
+
+
+def test_sparse_text_features_are_simulated_as_they_are():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(0)
+    spam = [f"win a prize {w} now" for w in rng.integers(0, 50, 60)]
+    ham = [f"lunch at {w} tomorrow" for w in rng.integers(0, 50, 60)]
+    X = TfidfVectorizer().fit_transform(spam + ham)
+    y = np.array([1] * 60 + [0] * 60)
+    result = hw.simulate(X, y, model=LogisticRegression(), strategies=["random", "margin",
+                         "diverse"], seeds=2, budget=30, initial=6, step=6)
+    assert set(result.curves["strategy"]) == {"random", "margin", "diverse"}
+    assert result.curves["accuracy"].between(0, 1).all()
+    bad = X.copy().astype(float)
+    bad.data[3] = np.nan
+    with pytest.raises(ValueError, match="NaN in 1 row"):
+        hw.simulate(bad, y, model=LogisticRegression(), budget=30, initial=6, step=6)

@@ -353,6 +353,8 @@ def _check_sizes(budget, initial, step, explore):
 
 
 def _as_features(X, name):
+    if hasattr(X, "tocsr"):  # scipy sparse (TF-IDF of texts): kept sparse, rows sliced as CSR
+        return _sparse_features(X, name)
     X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (rows, features), got shape {X.shape}; "
@@ -369,13 +371,24 @@ def _as_features(X, name):
     return X
 
 
+def _sparse_features(X, name):
+    X = X.tocsr().astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows, features), got shape {X.shape}")
+    if np.isnan(X.data).any():
+        rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[np.isnan(X.data)])
+        raise ValueError(f"{name} has NaN in {len(rows)} row(s) (first: {rows[:5].tolist()}); "
+                         "impute them or drop those rows")
+    return X
+
+
 def _check_xy(X, y, xname, yname):
     X = _as_features(X, xname)
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"{yname} must be 1-D (one label per row), got shape {y.shape}")
-    if len(y) != len(X):
-        raise ValueError(f"{xname} has {len(X)} rows but {yname} has {len(y)} labels; "
+    if len(y) != X.shape[0]:
+        raise ValueError(f"{xname} has {X.shape[0]} rows but {yname} has {len(y)} labels; "
                          "they must match row for row")
     if xname == "X" and len(np.unique(y)) < 2:
         raise ValueError(f"y has a single class ({y[0]!r}); a classifier needs at least two")
