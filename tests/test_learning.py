@@ -535,3 +535,58 @@ def test_live_plots_say_when_a_retrain_failed(pool):
     assert "last retrain failed, serving the previous ranking: RuntimeError: boom" in (
         fig.layout.title.text)
     al.close()
+
+
+# -- items added after the loop started -----------------------------------------------------------
+def texts_project(tmp_path, n=40):
+    project = Project(tmp_path / "grow.hitl", labels=["ham", "spam"])
+    texts = [f"win a prize now {k}" for k in range(n // 2)] + [f"lunch at noon {k}" for k in
+                                                                range(n // 2)]
+    ids = [f"t{k:03d}" for k in range(n)]
+    project.add_items(texts, id=ids)
+    return project, ids
+
+
+def test_items_added_later_join_the_pool_and_the_next_model_ranks_them(tmp_path):
+    project, ids = texts_project(tmp_path)
+    al = ActiveLearning(project, model=LogisticRegression(), retrain_every=4)  # TF-IDF
+    for k in (0, 1, 20, 21):
+        project.annotate(ids[k], "spam" if k < 20 else "ham", annotator="ana")
+    al.wait()
+    assert al.status()["model_version"] == "m1" and al.status()["pool_size"] == 40
+    new = [f"n{k}" for k in range(6)]
+    project.add_items([f"win a prize today {k}" for k in range(6)], id=new)
+    al.wait()
+    status = al.status()
+    assert status["pool_size"] == 46 and status["items_outside_pool"] == 0
+    assert status["model_version"] == "m2"  # the growth retrained, so the model ranks them
+    served = al.next_ids(project, "ana", set(ids), 10)
+    assert sorted(served) == new
+    suggested = project.store.latest_suggestions(new)
+    assert {s["labels"][0] for s in suggested.values()} == {"spam"}
+    assert {s["extra"]["version"] for s in suggested.values()} == {"m2"}
+    al.close()
+    project.close()
+
+
+def test_items_added_before_any_model_are_served_too(tmp_path):
+    project, ids = texts_project(tmp_path, n=10)
+    al = ActiveLearning(project, model=LogisticRegression(), retrain_every=50)
+    project.add_items(["one more", "and another"], id=["x1", "x2"])
+    al.wait()
+    assert al.status()["model_version"] is None and al.status()["pool_size"] == 12
+    assert sorted(al.next_ids(project, "ana", set(ids), 5)) == ["x1", "x2"]
+    al.close()
+    project.close()
+
+
+def test_a_fixed_feature_array_cannot_grow_and_says_what_to_do(pool):
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=LogisticRegression(), features=X, retrain_every=1000)
+    project.add_items(["late 1", "late 2"], id=["late1", "late2"])
+    al.wait()
+    status = al.status()
+    assert status["pool_size"] == len(ids) and status["items_outside_pool"] == 2
+    assert "2 item(s) added after the loop started are not in the pool" in status["error"]
+    assert "late1" not in al.next_ids(project, "ana", set(), len(ids) + 2)  # still serving
+    al.close()

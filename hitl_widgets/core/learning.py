@@ -33,8 +33,11 @@ seeded share ``spot_check`` of them, served first; the human answers on those gi
 written in one transaction through the project's store (the same events ``project.annotate``
 writes), so a thousand of them cost one commit and no per-label listener calls.
 
-The pool is the project's items when the loop is built; items added later wait for a new
-``ActiveLearning``.
+**Items added later** join the pool: the retrain thread rebuilds the features from the same
+``features`` argument (None, ``"embedding"``, a function, or a DataFrame indexed by item id that
+has rows for them), serves the new items after the ranked ones, and retrains so the next model
+ranks them too. A fixed array cannot grow: the new items stay outside the pool, and
+``status()["items_outside_pool"]`` and ``status()["error"]`` say so and what to do.
 
 Example
 -------
@@ -148,6 +151,7 @@ class ActiveLearning:
         self.spot_check = check_rate(spot_check, "spot_check")
         self.explore = check_rate(explore, "explore")
         self.seed, self.model_annotator = int(seed), annotator_for_model
+        self._features = features  # kept: items added later are featurized the same way
         self._ids, self._X = _pool(project, features)
         self._row = {item_id: k for k, item_id in enumerate(self._ids)}
         self._test = _check_test(test, self._X.shape[1])
@@ -172,6 +176,9 @@ class ActiveLearning:
         self._error: str | None = None
         self._last_retrain_s: float | None = None
         self._listeners: list[Callable[[str, dict], None]] = []
+        self._pool_stale = False  # items were added: the retrain thread grows the pool first
+        self._outside = 0  # items the pool could not take (features given as a fixed array)
+        self._outside_error: str | None = None  # why, until the pool takes them
         self._loop = _running_loop()
         self._load_state()
         self._unsubscribe = project.subscribe(self._on_project_change)
@@ -182,11 +189,11 @@ class ActiveLearning:
         n = max(int(n), 0)
         # A landing swaps the order for a new array; `taken` only grows in place between
         # landings (membership tests are safe meanwhile), so references taken here are enough.
-        with self._lock:
-            order, cursor, taken = self._order, self._cursor, self._taken
+        with self._lock:  # ids with order: a grown pool swaps both
+            order, cursor, taken, ids = self._order, self._cursor, self._taken, self._ids
             spots = list(self._spot_pending)
         out = [i for i in spots if i not in exclude][:n]
-        ids, k = self._ids, cursor
+        k = cursor
         leading = True
         while len(out) < n and k < len(order):
             item_id = ids[order[k]]
@@ -260,6 +267,7 @@ class ActiveLearning:
                     self._rerun = False
                     self._retraining = True
                 try:
+                    self._grow_pool()
                     self._retrain_once()
                 except Exception as exc:  # anything else (a full disk, say): report, go on
                     self._fail(exc)
@@ -272,6 +280,36 @@ class ActiveLearning:
                 self._retraining = False
                 if self._thread is threading.current_thread():
                     self._thread = None
+
+    def _grow_pool(self) -> None:
+        """Take items added since the pool was built (in the retrain thread: featurizing a
+        large pool, or embedding it, takes time the UI must not wait for)."""
+        with self._lock:
+            if not self._pool_stale:
+                return
+            self._pool_stale = False
+            n_old = len(self._ids)
+        try:
+            ids, X = _pool(self.project, self._features)
+            if ids[:n_old] != self._ids:  # items are append-only, so this would be a bug
+                raise ValueError("the project's items changed order")
+        except (ValueError, TypeError) as exc:
+            outside = self.project.store.item_count() - n_old
+            message = (f"{outside} item(s) added after the loop started are not in the pool "
+                       f"({exc}); give features for every item, or build a new ActiveLearning")
+            with self._lock:
+                self._outside, self._outside_error = outside, message
+            log.warning("%s", message)
+            self._deliver(lambda: self._notify("error", {"error": message}))
+            return
+        new_rows = np.arange(n_old, len(ids))
+        row = {item_id: k for k, item_id in enumerate(ids)}
+        with self._lock:
+            self._ids, self._X, self._row = ids, X, row
+            self._outside, self._outside_error = 0, None
+            # Until the next model ranks them, the new items come after the ranked ones.
+            self._order = np.concatenate([self._order, self._rng.permutation(new_rows)])
+        self._deliver(lambda: self._notify("pool", {"added": len(new_rows)}))
 
     def _retrain_once(self) -> None:
         started = time.monotonic()
@@ -398,7 +436,10 @@ class ActiveLearning:
             result, self._pending = self._pending, None
             if result is None or self._closed:
                 return
-            self._model_fitted, self._order = result["model"], result["order"]
+            order = result["order"]
+            if len(order) < len(self._ids):  # the pool grew after this model ranked it
+                order = np.concatenate([order, np.arange(len(order), len(self._ids))])
+            self._model_fitted, self._order = result["model"], order
             self._version, self._cursor = result["version"], 0
             taken = self._taken
         version = f"m{result['version']}"
@@ -470,6 +511,10 @@ class ActiveLearning:
                 self._start_retrain()
         elif kind == "retraction":
             self._reload_taken(info.get("item_id"))
+        elif kind == "items" and info.get("added"):
+            with self._lock:
+                self._pool_stale = True
+            self._start_retrain()
 
     def _check_spot(self, item_id: str, seq: int | None) -> None:
         auto = self._spot_pending.pop(item_id)
@@ -511,8 +556,9 @@ class ActiveLearning:
         with a human label), ``retraining``, ``last_retrain_s`` (fit + rescore), ``error`` (the
         last failed retrain's exception line, None once one succeeds), ``n_auto_labeled``,
         ``share_auto_labeled`` (of the pool), ``spot_checks_done`` / ``spot_checks_pending``,
-        ``auto_accept_accuracy`` (auto-labels the spot checks confirmed) and
-        ``auto_accept_interval`` (its Wilson 95 % interval).
+        ``auto_accept_accuracy`` (auto-labels the spot checks confirmed),
+        ``auto_accept_interval`` (its Wilson 95 % interval), ``pool_size`` and
+        ``items_outside_pool`` (added items the features could not cover).
         """
         with self._lock:
             n_auto, results = len(self._auto), list(self._spot_results)
@@ -521,11 +567,13 @@ class ActiveLearning:
                 "n_human_labels": None,
                 "retraining": self._retraining,
                 "last_retrain_s": self._last_retrain_s,
-                "error": self._error,
+                "error": self._error or self._outside_error,
                 "n_auto_labeled": n_auto,
                 "share_auto_labeled": n_auto / len(self._ids) if self._ids else 0.0,
                 "spot_checks_done": len(results),
                 "spot_checks_pending": len(self._spot_pending),
+                "pool_size": len(self._ids),
+                "items_outside_pool": self._outside,
             }
         out["n_human_labels"] = int(self._training_set()[2])
         correct = sum(results)
