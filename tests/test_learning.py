@@ -572,9 +572,13 @@ def test_items_added_later_join_the_pool_and_the_next_model_ranks_them(tmp_path)
 def test_items_added_before_any_model_are_served_too(tmp_path):
     project, ids = texts_project(tmp_path, n=10)
     al = ActiveLearning(project, model=LogisticRegression(), retrain_every=50)
-    project.add_items(["one more", "and another"], id=["x1", "x2"])
-    al.wait()
-    assert al.status()["model_version"] is None and al.status()["pool_size"] == 12
+    al._start_retrain = lambda: None  # hold the growth back: label one new item first
+    project.add_items(["one more", "and another", "a third"], id=["x1", "x2", "x3"])
+    project.annotate("x3", "ham", annotator="bob")
+    del al._start_retrain
+    al.retrain(wait=True)
+    assert al.status()["model_version"] is None and al.status()["pool_size"] == 13
+    # x3 was labeled before it joined the pool: it counts as taken, not served again
     assert sorted(al.next_ids(project, "ana", set(ids), 5)) == ["x1", "x2"]
     al.close()
     project.close()

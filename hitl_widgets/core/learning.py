@@ -304,8 +304,12 @@ class ActiveLearning:
             return
         new_rows = np.arange(n_old, len(ids))
         row = {item_id: k for k, item_id in enumerate(ids)}
+        # Labels given to the new items before they were in the pool: they are taken already.
+        labeled = [i for i, who in self.project.store.labelers(ids[n_old:]).items()
+                   if who - {self.model_annotator}]
         with self._lock:
             self._ids, self._X, self._row = ids, X, row
+            self._taken.update(labeled)
             self._outside, self._outside_error = 0, None
             # Until the next model ranks them, the new items come after the ranked ones.
             self._order = np.concatenate([self._order, self._rng.permutation(new_rows)])
