@@ -14,7 +14,7 @@ import pytest
 
 import hitl_widgets as hw
 from hitl_widgets.core import agreement, quality_stats, routing
-from hitl_widgets.dashboard import Dashboard
+from hitl_widgets.dashboard import Dashboard, summary_html
 
 VOTES = {  # item: {annotator: label}; overlap 2
     "1": {"ana": "ham", "bob": "ham"},
@@ -158,7 +158,7 @@ def test_dashboard_data_gathers_queue_flags_alerts(project):
     assert data["flags"] == {"flagged": 1, "resolved": 1}
     assert data["totals"] == {"labels": 12, "annotators": 3, "finished": 4, "gold": 2}
     assert data["flagged_annotators"]["annotator"].tolist() == ["bob"]
-    html = quality_stats.summary_html(data)
+    html = summary_html(data)
     assert 'class="hitl-dashboard-summary"' in html and "resolved 1 of 1 flagged" in html
     assert "0 of 1 gold items right" in html
 
@@ -169,7 +169,7 @@ def test_empty_project_gives_empty_figures(tmp_path):
     assert data["agreement"].empty and data["annotators"].empty
     assert data["confusion"].to_numpy().sum() == 0
     assert data["disagreement"]["items"].tolist() == [0, 0]
-    assert "resolved 0 of 0 flagged" in quality_stats.summary_html(data)
+    assert "resolved 0 of 0 flagged" in summary_html(data)
 
 
 def test_label_cache_follows_new_labels_undos_and_other_connections(project, tmp_path):
@@ -210,7 +210,7 @@ def test_summary_escapes_names_and_reasons(project):
     project.annotate("g1", "ham", annotator="<img src=x onerror=alert(1)>")
     data = quality_stats.dashboard_data(project, min_count=1)
     data["alerts"] = pd.DataFrame({"reason": ["agreement on '<script>' fell"]})
-    html = quality_stats.summary_html(data)
+    html = summary_html(data)
     assert "<img" not in html and "<script>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;" in html
 

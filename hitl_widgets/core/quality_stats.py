@@ -35,7 +35,6 @@ Example
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -351,38 +350,6 @@ def _flag_reasons(gold: pd.DataFrame, threshold: float) -> pd.DataFrame:
     df["reason"] = [f"{c} of {n} gold items right ({a:.0%}), below {threshold:.0%}"
                     for n, c, a in zip(df["n"], df["correct"], df["accuracy"], strict=True)]
     return df
-
-
-def summary_html(data: dict[str, Any], *, max_alerts: int = 5) -> str:
-    """One HTML block saying what needs attention, every piece of text escaped.
-
-    ``data`` is :func:`dashboard_data`'s result. The root element carries the class
-    ``hitl-dashboard-summary`` and ``data-*`` attributes with the counts, for tests and styling.
-    """
-    q, f, t = data["queue"], data["flags"], data["totals"]
-    alerts, people = data["alerts"], data["flagged_annotators"]
-    esc = html.escape
-    parts = [
-        f"<b>{t['labels']}</b> labels from <b>{t['annotators']}</b> annotators; "
-        f"<b>{t['finished']}</b> items finished",
-        f"adjudication: resolved {f['resolved']} of {f['flagged']} flagged",
-        f"queue depth: {q['items']} items ({q['labels']} labels) to go, "
-        f"{q['requests']} open requests, {q['adjudication']} to adjudicate",
-    ]
-    lines = ["<li>" + esc(str(r)) + "</li>" for r in alerts["reason"].tolist()[-max_alerts:]]
-    if len(alerts) > max_alerts:
-        lines.insert(0, f"<li>… {len(alerts) - max_alerts} earlier alerts</li>")
-    people_lines = [f"<li>{esc(str(a))}: {esc(str(r))}</li>"
-                    for a, r in zip(people["annotator"], people["reason"], strict=True)]
-    attrs = (f'data-flagged="{f["flagged"]}" data-resolved="{f["resolved"]}" '
-             f'data-queue-items="{q["items"]}" data-queue-adjudication="{q["adjudication"]}" '
-             f'data-alerts="{len(alerts)}" data-flagged-annotators="{len(people)}"')
-    body = " · ".join(parts)
-    body += ("<div>Alerts (relabeling): <ul>" + "".join(lines) + "</ul></div>" if lines
-             else "<div>No agreement alerts.</div>")
-    body += ("<div>Annotators flagged for retraining: <ul>" + "".join(people_lines)
-             + "</ul></div>" if people_lines else "<div>No annotator flagged.</div>")
-    return f'<div class="hitl-dashboard-summary" {attrs}>{body}</div>'
 
 
 # -- checks --------------------------------------------------------------------------------------
