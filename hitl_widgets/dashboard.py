@@ -149,8 +149,9 @@ class Dashboard(ipywidgets.VBox):
 def summary_html(data: dict[str, Any], *, max_alerts: int = 5) -> str:
     """One HTML block saying what needs attention, every piece of text escaped.
 
-    ``data`` is :func:`dashboard_data`'s result. The root element carries the class
-    ``hitl-dashboard-summary`` and ``data-*`` attributes with the counts, for tests and styling.
+    ``data`` is :func:`~hitl_widgets.core.quality_stats.dashboard_data`'s result. The root
+    element carries the class ``hitl-dashboard-summary`` and ``data-*`` attributes with the
+    counts, for tests and styling.
     """
     q, f, t = data["queue"], data["flags"], data["totals"]
     alerts, people = data["alerts"], data["flagged_annotators"]
