@@ -571,7 +571,8 @@ def test_items_added_later_join_the_pool_and_the_next_model_ranks_them(tmp_path)
 
 def test_items_added_before_any_model_are_served_too(tmp_path):
     project, ids = texts_project(tmp_path, n=10)
-    al = ActiveLearning(project, model=LogisticRegression(), retrain_every=50)
+    al = ActiveLearning(project, retrain_every=50)  # the default model and features
+    assert type(al.model).__name__ == "LogisticRegression"
     al._start_retrain = lambda: None  # hold the growth back: label one new item first
     project.add_items(["one more", "and another", "a third"], id=["x1", "x2", "x3"])
     project.annotate("x3", "ham", annotator="bob")

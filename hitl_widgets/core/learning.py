@@ -97,7 +97,7 @@ class ActiveLearning:
     ----------
     project : the :class:`~hitl_widgets.Project` (single-label).
     model : a scikit-learn-style classifier (``fit``, ``predict_proba``); the loop fits clones
-        and never the object given.
+        and never the object given. Default: ``LogisticRegression(max_iter=1000)``.
     features : one row per item: an array / DataFrame in the order the items were added, a
         DataFrame indexed by item id, or None (default) for features made from the items:
         pixels of small grayscale images, TF-IDF of texts, numeric fields of table rows.
@@ -118,12 +118,16 @@ class ActiveLearning:
     suggest_top : how many of the next items get the new model's suggestion (default 200).
     """
 
-    def __init__(self, project: Project, *, model: Any, features: Any = None,
+    def __init__(self, project: Project, *, model: Any = None, features: Any = None,
                  strategy: str = "margin",
                  batch_size: int = 10, retrain_every: int = 20, auto_accept: float | None = None,
                  spot_check: float = 0.05, seed: int = 0, explore: float = 0.0,
                  annotator_for_model: str = "model", test: tuple | None = None,
                  suggest_top: int = 200):
+        if model is None:
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(max_iter=1000)
         _check_model(model)
         if project.schema.multi_label:
             raise ValueError("ActiveLearning needs a single-label project; this one is "
