@@ -595,3 +595,20 @@ def test_a_fixed_feature_array_cannot_grow_and_says_what_to_do(pool):
     assert "2 item(s) added after the loop started are not in the pool" in status["error"]
     assert "late1" not in al.next_ids(project, "ana", set(), len(ids) + 2)  # still serving
     al.close()
+
+
+def test_the_progress_line_says_which_model_ranks_the_queue(pool):
+    from hitl_widgets.core.session import LabelingSession
+
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=GatedModel(gate="progress"), features=X, retrain_every=6)
+    session = LabelingSession(project, "ana", queue=al, prefetch=3)
+    assert session.progress()["queue"] == "random order (no model yet)"
+    opened, started = gate("progress")
+    label(project, ids, truth, first_of_each_class(truth, ids, 2))
+    assert started.wait(10)
+    assert session.progress()["queue"] == "random order (no model yet), retraining"
+    opened.set()
+    al.wait()
+    assert session.progress()["queue"] == "model m1"
+    al.close()

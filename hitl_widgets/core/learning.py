@@ -589,6 +589,18 @@ class ActiveLearning:
         out["auto_accept_interval"] = wilson_interval(correct, len(results))
         return out
 
+    def describe(self) -> str:
+        """A few words for the Labeler's progress line: which model ranks the queue, e.g.
+        ``"model m3"``, ``"model m3, retraining"`` or ``"random order (no model yet)"``."""
+        with self._lock:
+            version, busy, error = self._version, self._retraining, self._error
+        words = f"model m{version}" if version else "random order (no model yet)"
+        if busy:
+            words += ", retraining"
+        elif error:
+            words += ", last retrain failed"
+        return words
+
     def learning_curve(self) -> pd.DataFrame:
         """Accuracy per model version: n_labels, accuracy, model_version, at, method
         (``"test"`` on the given test set, ``"cv"`` cross-validated on the labels then) and the

@@ -41,7 +41,8 @@ class Queue(Protocol):
     sends no suggestions; ``reveals_labels = True`` adds the other annotators' labels to each
     payload (``others``) and ``resolves = True`` records labels as resolutions (adjudication);
     ``still_open(project, annotator, ids)`` filters skipped items before they come back;
-    ``progress_counts(project, annotator)`` gives the progress line's (done, total).
+    ``progress_counts(project, annotator)`` gives the progress line's (done, total);
+    ``describe()`` a few words the progress line shows (e.g. ``"model m3, retraining"``).
     """
 
     def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
@@ -142,7 +143,10 @@ class LabelingSession:
             done, total = self.queue.progress_counts(self.project, self.annotator)
         rate = self._per_minute()
         eta = (total - done) / rate * 60 if rate else None
-        return {"done": done, "total": total, "per_minute": rate, "eta_seconds": eta}
+        out = {"done": done, "total": total, "per_minute": rate, "eta_seconds": eta}
+        if hasattr(self.queue, "describe"):  # e.g. active learning: "model m3, retraining"
+            out["queue"] = str(self.queue.describe())[:80]
+        return out
 
     # -- actions --------------------------------------------------------------------------
     def submit(self, item_id: str, labels: Sequence[str], *, ms_on_item: int | None = None,

@@ -14,7 +14,9 @@
  *   others?: Array<{annotator: string, labels: string[]}>, buffer?: DataView | ArrayBuffer}} Payload */
 /** @typedef {{labels?: string[], multi_label?: boolean, keys?: Record<string, string>,
  *   guidelines?: Record<string, {description?: string, examples?: string[]}>}} Schema */
-/** @typedef {{done?: number, total?: number, per_minute?: number | null, eta_seconds?: number | null}} Progress */
+/** `queue`: what the queue says of itself, e.g. "model m3" from active learning.
+ * @typedef {{done?: number, total?: number, per_minute?: number | null, eta_seconds?: number | null,
+ *   queue?: string}} Progress */
 /** @typedef {{type: "label", label: string} | {type: "accept" | "skip" | "undo" | "help" | "escape"}} Action */
 /** @typedef {{byKey: Map<string, string>, keyOf: Map<string, string>, conflicts: string[]}} KeyMap */
 /** @typedef {{item_id: ItemId, action: "submit" | "skip", client_seq: number}} HistoryEntry */
@@ -96,6 +98,7 @@ export function formatProgress(progress, pendingDone = 0, unsaved = 0) {
   }
   const eta = formatEta(progress?.eta_seconds);
   if (eta && done < total) parts.push(eta);
+  if (typeof progress?.queue === "string" && progress.queue) parts.push(progress.queue);
   if (unsaved > 0) parts.push(`${unsaved} unsaved`);
   return parts.join(" · ");
 }

@@ -25,6 +25,12 @@ test("formatProgress shows done/total, rate, time left and unsaved", () => {
   assert.equal(formatProgress({ ...p, per_minute: 12.6 }), "10 / 500 done · 13 items/min · ~13 min left");
 });
 
+test("formatProgress adds what the queue says of itself, before the unsaved count", () => {
+  const p = { done: 4, total: 9, per_minute: null, eta_seconds: null, queue: "model m3, retraining" };
+  assert.equal(formatProgress(p, 0, 1), "4 / 9 done · model m3, retraining · 1 unsaved");
+  assert.equal(formatProgress({ ...p, queue: "" }), "4 / 9 done");
+});
+
 test("formatProgress leaves out what the kernel does not know yet", () => {
   assert.equal(formatProgress({ done: 0, total: 3, per_minute: null, eta_seconds: null }), "0 / 3 done");
   assert.equal(formatProgress(null), "0 / 0 done");
