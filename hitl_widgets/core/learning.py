@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import stats
 from .active import SCORERS, PoolScorer, diverse_batch, rank
 from .features import features_for
 from .models import check_estimator, fit_clone
@@ -633,18 +634,16 @@ class ActiveLearning:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:
-    """The Wilson score interval of a proportion (95 % by default); None when n is 0.
+def wilson_interval(successes: int, n: int) -> tuple[float, float] | None:
+    """The Wilson 95 % interval of one proportion as floats; None when n is 0.
 
     >>> [round(v, 3) for v in wilson_interval(9, 10)]
     [0.596, 0.982]
     """
     if n == 0:
         return None
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low, high = stats.wilson_interval(successes, n)
+    return float(low), float(high)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile, for the Wilson interval
+from .stats import wilson_interval
+
 TIE_POLICIES = ("abstain", "random")
 
 
@@ -198,21 +199,6 @@ def _accuracy_columns(cols: np.ndarray, voted: list[np.ndarray], Y: np.ndarray) 
     low, high = wilson_interval(correct, votes)
     return {"Correct": correct, "Incorrect": incorrect, "Emp. Acc.": acc, "Emp. Acc. n": votes,
             "Emp. Acc. low": low, "Emp. Acc. high": high}
-
-
-def wilson_interval(successes, trials, z: float = Z95):
-    """Wilson score interval for a proportion, elementwise; NaN where there are no trials.
-
-    >>> [round(float(v), 3) for v in wilson_interval(8, 10)]
-    [0.49, 0.943]
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return centre - half, centre + half
 
 
 # -- majority vote --------------------------------------------------------------------------
