@@ -77,7 +77,7 @@ from . import stats
 from .active import SCORERS, PoolScorer, diverse_batch, rank
 from .features import features_for
 from .models import check_estimator, fit_clone
-from .routing import check_rate
+from .routing import check_count, check_rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,9 +139,9 @@ class ActiveLearning:
             raise ValueError("strategy='bald' samples the model's dropout: use "
                              "TorchClassifier(dropout=0.2) (from hitl_widgets.core.models), "
                              f"not {type(model).__name__}")
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.retrain_every = _positive_int(retrain_every, "retrain_every")
-        self.suggest_top = _positive_int(suggest_top, "suggest_top")
+        self.batch_size = check_count(batch_size, "batch_size")
+        self.retrain_every = check_count(retrain_every, "retrain_every")
+        self.suggest_top = check_count(suggest_top, "suggest_top")
         if auto_accept is not None and not (isinstance(auto_accept, (int, float))
                                             and not isinstance(auto_accept, bool)
                                             and 0 < auto_accept <= 1):
@@ -651,12 +651,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
-    return int(value)
 
 
 def _check_model(model: Any) -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .routing import _known_ids, check_rate, needed
+from .routing import _known_ids, check_count, check_rate, needed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,12 +43,6 @@ def check_method(method: Any) -> str:
     if method not in METHODS:
         raise ValueError(f"Unknown consensus method {method!r}; expected one of {list(METHODS)}")
     return method
-
-
-def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
-    return int(value)
 
 
 # -- gold -----------------------------------------------------------------------------------------
@@ -125,7 +119,7 @@ def gold_accuracy(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
     import pandas as pd
 
     threshold = check_rate(threshold, "threshold")
-    min_count = _check_count(min_count, "min_count")
+    min_count = check_count(min_count, "min_count")
     answers = {i: tuple(e["labels"]) for i, e in project.store.latest_live("gold").items()}
     rows = [r for r in project.store.current_labels() if r["item_id"] in answers]
     stats: dict[str, list[int]] = {}
@@ -340,7 +334,7 @@ def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
     window get one more label each (a ``relabel`` request carrying the reason). Returns the new
     alerts; an alert is raised only when it names an item it has not named before.
     """
-    window, min_items = _check_count(window, "window"), _check_count(min_items, "min_items")
+    window, min_items = check_count(window, "window"), check_count(min_items, "min_items")
     threshold = check_rate(threshold, "threshold")
     if by is not None and (not isinstance(by, str) or not by):
         raise ValueError(f"by must name a meta or fields key of the items, e.g. by='source'; got {by!r}")

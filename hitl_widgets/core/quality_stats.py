@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .routing import check_rate, needed, queue_depth
+from .routing import check_count, check_rate, needed, queue_depth
 
 if TYPE_CHECKING:
     from .project import Project
@@ -185,12 +185,12 @@ def annotator_stats(project: Project, rate_per_hour: float | None = None,
     that match the item's consensus), ``gold_n``, ``gold_correct``, ``gold_accuracy`` (NaN with
     no gold labeled) and ``flagged`` (see :func:`hitl_widgets.core.quality.gold_accuracy`).
     """
-    from .quality import _check_count, check_method
+    from .quality import check_method
 
     rate, method = _check_rate_per_hour(rate_per_hour), check_method(method)
     snap = _snapshot(project)
     gold = _gold_stats(snap, check_rate(threshold, "threshold"),
-                       _check_count(min_count, "min_count"))
+                       check_count(min_count, "min_count"))
     return _annotator_stats(snap, gold, rate, method)
 
 
@@ -317,11 +317,11 @@ def dashboard_data(project: Project, *, window: int = 50, target: float = 0.7,
     items, gold items). A :class:`LabelCache` passed as ``cache`` and kept between calls makes
     each call read only the events written since the last.
     """
-    from .quality import _check_count, check_method, quality_alerts
+    from .quality import check_method, quality_alerts
 
     window, target = _check_window(window), _check_target(target)
     rate = _check_rate_per_hour(rate_per_hour)
-    threshold, min_count = check_rate(threshold, "threshold"), _check_count(min_count, "min_count")
+    threshold, min_count = check_rate(threshold, "threshold"), check_count(min_count, "min_count")
     method = check_method(method)
     snap = _snapshot(project, cache)
     gold = _gold_stats(snap, threshold, min_count)

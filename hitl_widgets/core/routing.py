@@ -61,6 +61,13 @@ def check_rate(value, name: str) -> float:
     return float(value)
 
 
+def check_count(value, name: str) -> int:
+    """A whole number, at least 1, or a ValueError that says so."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
+    return int(value)
+
+
 def check_k(value, name: str = "k") -> int:
     """A whole number of annotators, at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
