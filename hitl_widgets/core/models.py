@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from .device import pick_device
+from .device import pick_device, torch_threads
 
 
 class NotEnoughClasses(ValueError):
@@ -287,12 +287,8 @@ def _fit_threads(device, threads: int | None):
     if device.type != "cpu" or chosen is None:
         yield
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(chosen))
-    try:
+    with torch_threads(chosen):
         yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _user_set_threads(torch) -> bool:

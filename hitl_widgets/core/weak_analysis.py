@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from .device import torch_threads
 from .stats import wilson_interval
 
 TIE_POLICIES = ("abstain", "random")
@@ -261,19 +261,6 @@ def _check_cardinality(cardinality) -> None:
 
 
 # -- Snorkel's label model ------------------------------------------------------------------
-@contextmanager
-def torch_threads(n: int = 1):
-    """Run torch on ``n`` threads inside the block; small models fit faster on one thread."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def fit_label_model(L_train, cardinality: int = 2, *, seed: int = 0, n_epochs: int = 500,
                     **fit_kwargs):
     """Snorkel's ``LabelModel`` fitted on ``L_train`` (on one torch thread), returned.
