@@ -372,9 +372,7 @@ def _as_features(X, name):
 
 
 def _sparse_features(X, name):
-    X = X.tocsr().astype(np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (rows, features), got shape {X.shape}")
+    X = X.tocsr().astype(np.float64)  # scipy sparse matrices are always 2-D
     if np.isnan(X.data).any():
         rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[np.isnan(X.data)])
         raise ValueError(f"{name} has NaN in {len(rows)} row(s) (first: {rows[:5].tolist()}); "
