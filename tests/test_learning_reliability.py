@@ -9,8 +9,10 @@ to 1). A fit that hangs waits on a threading.Event; no assertion depends on timi
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -341,3 +343,52 @@ def test_close_without_a_running_fit_returns_and_refuses_a_bad_timeout(pool):
         al.close(timeout=-1)
     assert returns(lambda: al.close(timeout=0))
     assert al.status()["closed"] is True
+
+
+# -- no NaN in a widget message --------------------------------------------------------------------
+def _recording_comm(sent: list):
+    from comm.base_comm import BaseComm
+
+    class RecordingComm(BaseComm):
+        """Stands in for ipykernel's comm: keeps every message it would publish."""
+
+        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+            sent.append({"msg_type": msg_type, "data": data, "metadata": metadata, **keys})
+
+    return RecordingComm
+
+
+@pytest.mark.slow  # plotly's first import takes seconds on a busy machine
+def test_live_plots_without_a_test_split_send_no_nan_and_say_why(pool, monkeypatch):
+    pytest.importorskip("plotly")
+    import comm
+    from jupyter_client.session import json_packer
+
+    from hitl_widgets.learning_plots import live_plots
+
+    sent: list = []
+    monkeypatch.setattr(comm, "create_comm", _recording_comm(sent))
+    project, X, truth, ids = pool
+    al = ActiveLearning(project, model=LogisticRegression(), features=X, retrain_every=1000)
+    fig = live_plots(al)
+    # 4 labels of 'a' and 'b' but one of 'c': too few to cross-validate, so accuracy is NaN
+    for c, n in (("a", 4), ("b", 4), ("c", 1)):
+        for k in np.flatnonzero(truth == c)[:n]:
+            project.annotate(ids[k], c, annotator="ana")
+    al.retrain(wait=True)
+    assert np.isnan(al.learning_curve()["accuracy"].iloc[0])  # the loop's own record keeps NaN
+
+    assert any(m["msg_type"] == "comm_msg" for m in sent)  # the redraw was sent
+    for message in sent:
+        json.dumps(message["data"], allow_nan=False)  # raises on NaN or infinity
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "Message serialization failed" is a warning
+            json_packer(message["data"])
+    assert list(fig.data[0].y) == [None] and list(fig.data[0].x) == [9]  # a gap
+    from hitl_widgets.learning_plots import NOTE
+
+    notes = [a.text for a in fig.layout.annotations if a.name == NOTE]
+    assert len(notes) == 1 and "no accuracy for m1" in notes[0]
+    assert "pass test=(X_test, y_test)" in notes[0].replace("<br>", " ")
+    assert "'c' has 1" in notes[0].replace("<br>", " ").replace("&#x27;", "'")
+    al.close()
