@@ -15,12 +15,18 @@ Example
 from __future__ import annotations
 
 import html
+import textwrap
 from typing import TYPE_CHECKING, Any
 
+from ._json import json_safe
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .core.learning import ActiveLearning
 
 TITLES = ("Held-out accuracy vs human labels", "Labels so far", "Share auto-labeled")
+NOTE = "hitl-accuracy-note"  # the name of the annotation saying why accuracy points are missing
 
 
 def live_plots(al: ActiveLearning) -> Any:
@@ -58,17 +64,49 @@ def stop_live_plots(fig: Any) -> None:
 
 
 def update(fig: Any, al: ActiveLearning) -> None:
-    """Redraw ``fig`` (made by :func:`live_plots`) from the loop's current figures."""
+    """Redraw ``fig`` (made by :func:`live_plots`) from the loop's current figures.
+
+    Every value goes through :func:`~hitl_widgets._json.json_safe`: an accuracy that could not
+    be measured (NaN) is sent as a gap, never as NaN, and a note in the panel says why."""
     curve = al.learning_curve()
     dist = al.label_distribution()
+    note = accuracy_note(curve)
     with fig.batch_update():
         accuracy, human, model, share = fig.data
-        accuracy.x, accuracy.y = curve["n_labels"].tolist(), curve["accuracy"].tolist()
+        accuracy.x = json_safe(curve["n_labels"].tolist())
+        accuracy.y = json_safe(curve["accuracy"].tolist())
         accuracy.text = curve["model_version"].tolist()
         human.x = model.x = dist["label"].tolist()
-        human.y, model.y = dist["human"].tolist(), dist["model"].tolist()
-        share.x, share.y = curve["model_version"].tolist(), curve["share_auto_labeled"].tolist()
+        human.y, model.y = json_safe(dist["human"].tolist()), json_safe(dist["model"].tolist())
+        share.x = curve["model_version"].tolist()
+        share.y = json_safe(curve["share_auto_labeled"].tolist())
+        kept = [a for a in fig.layout.annotations if a.name != NOTE]
+        if note:
+            kept.append(dict(name=NOTE, text=note, xref="x domain", yref="y domain", x=0.5,
+                             y=0.5, showarrow=False, font=dict(size=11)))
+        fig.layout.annotations = kept
         fig.layout.title.text = status_line(al.status())
+
+
+def accuracy_note(curve: pd.DataFrame) -> str:
+    """Why points of the learning curve are missing (``""`` when none is), as plot text.
+
+    >>> import pandas as pd
+    >>> accuracy_note(pd.DataFrame({"accuracy": [float("nan"), 0.9],
+    ...                             "model_version": ["m1", "m2"],
+    ...                             "note": ["pass test=(X_test, y_test)", None]}))
+    'no accuracy for m1:<br>pass test=(X_test, y_test)'
+    """
+    missing = curve[curve["accuracy"].isna()]
+    if missing.empty:
+        return ""
+    versions = missing["model_version"].tolist()
+    shown = ", ".join(versions[-3:]) if len(versions) <= 3 else f"{len(versions)} models"
+    reasons = [n for n in missing["note"].tolist() if isinstance(n, str) and n]
+    reason = reasons[-1] if reasons else "it could not be measured"
+    lines = textwrap.wrap(reason, 48)
+    return html.escape(f"no accuracy for {shown}:", quote=False) + "<br>" + "<br>".join(
+        html.escape(line, quote=False) for line in lines)
 
 
 def status_line(status: dict) -> str:

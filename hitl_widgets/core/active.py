@@ -24,6 +24,90 @@ from typing import Any
 import numpy as np
 
 STRATEGIES = ("least_confidence", "margin", "entropy", "random")
+PROBA_ROW_SUM_TOL = 1e-3  # calibrated models' rows may sum to 1 only approximately
+PROBA_RANGE_TOL = 1e-6  # float rounding just outside [0, 1]
+_HOW = ("wrap the model in CalibratedClassifierCV(model, ensemble=False), or use a model whose "
+        "predict_proba returns them (e.g. LogisticRegression())")
+_ADVICE = "it must return probabilities: " + _HOW
+
+
+class ModelOutputError(ValueError):
+    """A model's output is not what the engine needs: probabilities, one column per class."""
+
+
+def check_proba(proba: Any, n_rows: int, n_classes: int | None = None,
+                model_name: str = "the model") -> Any:
+    """Refuse what a model returned unless it is probabilities; return it as floats.
+
+    Every path by which a model's ``predict_proba`` enters the engine (pool scoring,
+    suggestions, auto-labels, the learning curve, the simulation) passes through here, so a
+    model returning raw scores, NaN or the wrong columns is stopped before anything is ranked,
+    suggested or written. ``proba`` must be ``(n_rows, n_classes)`` (any number of columns
+    when ``n_classes`` is None), finite, within [0, 1], each row summing to 1 within
+    ``PROBA_ROW_SUM_TOL``. Numpy arrays come back as a float array (float32 stays float32);
+    torch tensors are checked where they live and returned as they are.
+
+    Raises
+    ------
+    ModelOutputError : (a ValueError) naming what was wrong and what to do.
+
+    >>> check_proba(np.array([[0.2, 0.8]]), 1, 2).tolist()
+    [[0.2, 0.8]]
+    >>> check_proba(np.array([[-1.3, 3.2]]), 1, 2, "SVC")
+    Traceback (most recent call last):
+    ...
+    hitl_widgets.core.active.ModelOutputError: predict_proba of SVC returned values outside [0, 1] (min -1.3, max 3.2); it must return probabilities: wrap the model in CalibratedClassifierCV(model, ensemble=False), or use a model whose predict_proba returns them (e.g. LogisticRegression())
+    """
+    what = f"predict_proba of {model_name}"
+    is_tensor = hasattr(proba, "detach")
+    if not is_tensor:
+        try:
+            proba = np.asarray(proba)
+            if proba.dtype.kind != "f":  # float32 stays float32: scores match the pure functions
+                proba = proba.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ModelOutputError(f"{what} returned non-numeric values; {_ADVICE}") from None
+    shape = tuple(int(d) for d in getattr(proba, "shape", ()))
+    columns = "n_classes" if n_classes is None else n_classes
+    if len(shape) != 2 or shape[0] != n_rows or (n_classes is not None and shape[1] != n_classes):
+        raise ModelOutputError(
+            f"{what} returned shape {shape} for {n_rows} rows"
+            + ("" if n_classes is None else f" and {n_classes} classes in classes_")
+            + f"; it must return ({n_rows}, {columns}) probabilities: one row per item, one "
+            "column per class in the order of classes_")
+    if shape[0] == 0:
+        return proba
+    if is_tensor:
+        import torch
+
+        finite = torch.isfinite(proba)
+        bad_rows = (~finite.all(dim=1)).nonzero().flatten().cpu().numpy()
+        clean = torch.where(finite, proba, torch.zeros_like(proba))
+        low, high = float(clean.min()), float(clean.max())
+        sums = clean.sum(dim=1).double().cpu().numpy()
+    else:
+        finite = np.isfinite(proba)
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        clean = np.where(finite, proba, 0.0)
+        low, high = float(clean.min()), float(clean.max())
+        sums = clean.sum(axis=1)
+    if bad_rows.size:
+        raise ModelOutputError(
+            f"{what} returned NaN or infinite values in {bad_rows.size} of {n_rows} rows (first "
+            f"at row {int(bad_rows[0])}); it must return finite probabilities: check that the "
+            "fit converged and that the features hold no extreme values")
+    if low < -PROBA_RANGE_TOL or high > 1 + PROBA_RANGE_TOL:
+        raise ModelOutputError(f"{what} returned values outside [0, 1] (min {low:.3g}, max "
+                               f"{high:.3g}); {_ADVICE}")
+    off = np.abs(sums - 1.0)
+    worst = int(off.argmax())
+    if off[worst] > PROBA_ROW_SUM_TOL:
+        raise ModelOutputError(
+            f"{what} returned rows that do not sum to 1 (row {worst} sums to "
+            f"{float(sums[worst]):.4g}; {int((off > PROBA_ROW_SUM_TOL).sum())} of {n_rows} rows "
+            f"are off by more than {PROBA_ROW_SUM_TOL:g}); it must return one probability per "
+            "class in classes_, summing to 1 per row: " + _HOW)
+    return proba
 
 
 def _check_proba(proba: Any) -> None:
@@ -471,13 +555,11 @@ class PoolScorer:
             raise TypeError(f"{type(model).__name__} has no predict_proba; pass a fitted "
                             "classifier or a function returning probabilities")
         scorer = self._scorer()
+        name, n_classes = _model_name(model), _n_classes(model)
         scores, pred, top = np.empty(n), np.empty(n, np.intp), np.empty(n)
         for start in range(0, n, self.chunk):
-            proba = np.asarray(proba_fn(X[start:start + self.chunk]))
-            _check_proba(proba)
-            if proba.dtype.kind != "f":
-                proba = proba.astype(np.float64)
-            stop = start + proba.shape[0]
+            stop = min(start + self.chunk, n)
+            proba = check_proba(proba_fn(X[start:stop]), stop - start, n_classes, name)
             arg, best, second = _top_two(proba)
             pred[start:stop], top[start:stop] = arg, best
             if scorer is margin and second is not None:  # same arithmetic as margin()
@@ -492,10 +574,13 @@ class PoolScorer:
         import torch
 
         scorer = self._scorer()
+        name, n_classes = _model_name(model), _n_classes(model)
         parts: list[tuple] = []
         with torch.no_grad():
             for start in range(0, n, self.chunk):
-                proba = model.proba_tensor(X[start:start + self.chunk], device=self.device)
+                stop = min(start + self.chunk, n)
+                proba = check_proba(model.proba_tensor(X[start:stop], device=self.device),
+                                    stop - start, n_classes, name)
                 best = proba.max(dim=1)
                 parts.append((scorer(proba), best.indices, best.values))
         if not parts:
@@ -506,12 +591,14 @@ class PoolScorer:
     def _bald(self, model, X, n):
         from .models import mc_dropout_proba
 
+        name, n_classes = _model_name(model), _n_classes(model)
         scores, pred, top = np.empty(n), np.empty(n, np.intp), np.empty(n)
         for start in range(0, n, self.chunk):
-            passes = mc_dropout_proba(model, X[start:start + self.chunk], self.mc_passes,
-                                      self.device)
+            stop = min(start + self.chunk, n)
+            passes = mc_dropout_proba(model, X[start:stop], self.mc_passes, self.device)
+            for one in passes:
+                check_proba(one, stop - start, n_classes, name)
             mean = passes.mean(axis=0)
-            stop = start + mean.shape[0]
             scores[start:stop] = bald(passes)
             pred[start:stop] = mean.argmax(axis=1)
             top[start:stop] = mean.max(axis=1)
@@ -555,6 +642,22 @@ def _top_two(proba: np.ndarray):
         arg[higher] = j
         np.maximum(best, col, out=best)
     return arg, best, second
+
+
+def _model_name(model) -> str:
+    """The estimator's class name; for a probability function, its owner's or its own name."""
+    owner = getattr(model, "__self__", None)  # a bound method such as model.predict_proba
+    if owner is not None:
+        return type(owner).__name__
+    if hasattr(model, "fit") or not hasattr(model, "__name__"):
+        return type(model).__name__
+    return model.__name__
+
+
+def _n_classes(model) -> int | None:
+    """How many columns the model's probabilities must have: one per class in ``classes_``."""
+    classes = getattr(model, "classes_", None)
+    return None if classes is None else len(classes)
 
 
 def _labels(model, pred: np.ndarray) -> np.ndarray:

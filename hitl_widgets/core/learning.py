@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import stats
-from .active import SCORERS, PoolScorer, diverse_batch, rank
+from .active import SCORERS, ModelOutputError, PoolScorer, check_proba, diverse_batch, rank
 from .features import features_for
 from .models import check_estimator, fit_clone
 from .routing import check_count, check_rate
@@ -89,6 +89,8 @@ log = logging.getLogger(__name__)
 STRATEGIES = (*SCORERS, "random", "diverse", "bald")
 SCORE_CHUNK = 65_536  # rows per predict_proba call when rescoring the pool
 WAIT_FOREVER = None
+CLOSE_TIMEOUT = 5.0  # seconds close() waits for a running fit before leaving it behind
+SLOW_FIT_SECONDS = 60.0  # status() warns about a fit running longer than this
 
 
 class ActiveLearning:
@@ -177,7 +179,11 @@ class ActiveLearning:
         self._rerun = False
         self._pending: dict | None = None  # a retrain's result waiting to land
         self._retraining = False
+        self._fit_started: float | None = None  # monotonic time the running fit began
         self._closed = False
+        # Held around every write the loop makes (auto-labels, suggestions), with the closed
+        # check inside it: once close() has it, nothing the loop computed can land any more.
+        self._write_lock = threading.RLock()
         self._error: str | None = None
         self._last_retrain_s: float | None = None
         self._listeners: list[Callable[[str, dict], None]] = []
@@ -238,15 +244,40 @@ class ActiveLearning:
                     self._thread = None
         self._land_pending()
 
-    def close(self) -> None:
-        """Stop listening and stop the loop; a fit in progress ends, but its model is dropped."""
+    def close(self, timeout: float | None = CLOSE_TIMEOUT) -> None:
+        """Stop listening and stop the loop; returns within ``timeout`` seconds.
+
+        A retrain in progress is not interrupted (Python cannot stop a thread): close waits up
+        to ``timeout`` (default 5 s; None waits for it to end) and then returns anyway, leaving
+        the fit's daemon thread to finish on its own. Whatever that retrain computes is
+        discarded: after close returns, the loop writes no suggestion and no auto-label, and
+        no model lands. ``status()`` keeps showing ``"fitting"`` until the thread ends.
+        """
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float))
+                                    or not timeout >= 0):
+            raise ValueError(f"timeout is a number of seconds >= 0, or None to wait for a "
+                             f"running fit to end; got {timeout!r}")
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._closed = True
             self._rerun = False
+            self._pending = None
             thread = self._thread
         self._unsubscribe()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        # A write that began before close (a batch of auto-labels, suggestions) may finish; none
+        # can begin after this, as each checks `_closed` while holding the write lock.
+        if not self._write_lock.acquire(timeout=-1 if deadline is None else _left(deadline)):
+            log.warning("ActiveLearning.close: a write of the loop was still in progress after "
+                        "%s s; it is the last one", timeout)
+        else:
+            self._write_lock.release()
+        if thread is None or thread is threading.current_thread():
+            return
+        thread.join(None if deadline is None else _left(deadline))
+        if thread.is_alive():
+            log.warning("ActiveLearning.close: a retrain was still running after %s s; it was "
+                        "left to finish on its own and its result will be discarded", timeout)
 
     def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
         """``callback(kind, info)`` when a model lands (``"model"``) or is scored
@@ -327,8 +358,14 @@ class ActiveLearning:
             return
         X = self._X[rows].copy()  # the thread's own copy: the caller may keep labeling
         try:
-            fitted = fit_clone(self.model, X, y)
+            with self._fitting():
+                fitted = fit_clone(self.model, X, y)
+            if self._is_closed():  # closed while fitting: the result is discarded
+                return
+            _check_classes(fitted, self.project.schema.labels, y)
             # Scored as margin for "random" too: suggestions and auto-labels need the model.
+            # The scorer checks every chunk of probabilities (check_proba): output that is not
+            # probabilities stops here, before anything is ranked, suggested or auto-labeled.
             scoring = self.strategy if self.strategy in (*SCORERS, "bald") else "margin"
             scorer = PoolScorer(scoring, rng=self._rng, chunk=SCORE_CHUNK).rescore(fitted,
                                                                                   self._X)
@@ -351,8 +388,18 @@ class ActiveLearning:
         self._deliver(self._land_pending)
         self._evaluate(fitted, X, y, f"m{version}", n_labels)
 
+    def _is_closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def _fitting(self) -> _FitClock:
+        """Mark a fit as running, for ``status()["fitting"]`` and ``["fit_seconds"]``."""
+        return _FitClock(self)
+
     def _fail(self, exc: Exception) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._error = _error_text(exc)
         log.warning("retrain failed; serving the previous ranking: %s", self._error,
                     exc_info=exc)
@@ -430,7 +477,10 @@ class ActiveLearning:
                        labels=self.project.schema.validate(str(best[k])), source="model",
                        score=float(top[k]), extra={"version": version, "spot_check": j in spot})
                   for j, k in enumerate(sure)]
-        self.project.store.append_many(events)
+        with self._write_lock:
+            if self._is_closed():
+                return
+            self.project.store.append_many(events)
         with self._lock:
             for j, k in enumerate(sure):
                 item_id = self._ids[k]
@@ -441,23 +491,24 @@ class ActiveLearning:
 
     def _land_pending(self) -> None:
         """Swap in a waiting model, then store its suggestions (listeners refresh views)."""
-        with self._lock:
-            result, self._pending = self._pending, None
-            if result is None or self._closed:
-                return
-            order = result["order"]
-            if len(order) < len(self._ids):  # the pool grew after this model ranked it
-                order = np.concatenate([order, np.arange(len(order), len(self._ids))])
-            self._model_fitted, self._order = result["model"], order
-            self._version, self._cursor = result["version"], 0
-            taken = self._taken
-        version = f"m{result['version']}"
-        head = self._head(result["order"], taken)
-        if head:
-            rows = [self._row[i] for i in head]
-            self.project.suggest(head, [str(result["best"][k]) for k in rows],
-                                 [float(result["top"][k]) for k in rows],
-                                 source="model", version=version)
+        with self._write_lock:
+            with self._lock:
+                result, self._pending = self._pending, None
+                if result is None or self._closed:
+                    return
+                order = result["order"]
+                if len(order) < len(self._ids):  # the pool grew after this model ranked it
+                    order = np.concatenate([order, np.arange(len(order), len(self._ids))])
+                self._model_fitted, self._order = result["model"], order
+                self._version, self._cursor = result["version"], 0
+                taken = self._taken
+            version = f"m{result['version']}"
+            head = self._head(result["order"], taken)
+            if head:
+                rows = [self._row[i] for i in head]
+                self.project.suggest(head, [str(result["best"][k]) for k in rows],
+                                     [float(result["top"][k]) for k in rows],
+                                     source="model", version=version)
         self._notify("model", {"version": version, "suggested": len(head)})
 
     def _head(self, order: np.ndarray, taken: set[str]) -> list[str]:
@@ -474,15 +525,18 @@ class ActiveLearning:
         """One point of the learning curve: held-out accuracy if given, else cross-validated."""
         if self._test is not None:
             X_test, y_test = self._test
-            accuracy = float(np.mean(_predict(fitted, X_test) == y_test))
+            accuracy, note = float(np.mean(_predict(fitted, X_test) == y_test)), None
             method = "test"
         else:
-            accuracy, method = _cv_accuracy(self.model, X, y, self.seed), "cv"
+            with self._fitting():
+                accuracy, note = _cv_accuracy(self.model, X, y, self.seed)
+            method = "cv"
         with self._lock:
+            if self._closed:
+                return
             share = len(self._auto) / len(self._ids)
-        point = dict(n_labels=n_labels, accuracy=accuracy, model_version=version,
-                     at=time.time(), method=method, share_auto_labeled=share)
-        with self._lock:
+            point = dict(n_labels=n_labels, accuracy=accuracy, model_version=version,
+                         at=time.time(), method=method, share_auto_labeled=share, note=note)
             self._history.append(point)
         self._deliver(lambda: self._notify("evaluation", point))
 
@@ -567,14 +621,29 @@ class ActiveLearning:
         ``share_auto_labeled`` (of the pool), ``spot_checks_done`` / ``spot_checks_pending``,
         ``auto_accept_accuracy`` (auto-labels the spot checks confirmed),
         ``auto_accept_interval`` (its Wilson 95 % interval), ``pool_size`` and
-        ``items_outside_pool`` (added items the features could not cover).
+        ``items_outside_pool`` (added items the features could not cover), ``fitting`` (a
+        fit of the model runs now), ``fit_seconds`` (for how long; None when none runs),
+        ``warning`` (a fit running longer than ``SLOW_FIT_SECONDS``, else None) and
+        ``closed``.
+
+        A model whose output is not probabilities (raw scores, NaN, rows not summing to 1, the
+        wrong number of columns, classes that are not the project's labels) fails its retrain:
+        ``error`` says what was wrong and what to do, nothing is suggested or auto-labeled from
+        it, and the previous ranking stays.
         """
+        now = time.monotonic()
         with self._lock:
             n_auto, results = len(self._auto), list(self._spot_results)
+            started = self._fit_started
+            fit_seconds = None if started is None else now - started
             out = {
                 "model_version": f"m{self._version}" if self._version else None,
                 "n_human_labels": None,
                 "retraining": self._retraining,
+                "fitting": started is not None,
+                "fit_seconds": fit_seconds,
+                "warning": _slow_fit_warning(fit_seconds, self._closed),
+                "closed": self._closed,
                 "last_retrain_s": self._last_retrain_s,
                 "error": self._error or self._outside_error,
                 "n_auto_labeled": n_auto,
@@ -595,8 +664,11 @@ class ActiveLearning:
         ``"model m3"``, ``"model m3, retraining"`` or ``"random order (no model yet)"``."""
         with self._lock:
             version, busy, error = self._version, self._retraining, self._error
+            started = self._fit_started
         words = f"model m{version}" if version else "random order (no model yet)"
-        if busy:
+        if busy and started is not None and time.monotonic() - started > SLOW_FIT_SECONDS:
+            words += f", retraining (fit running for {time.monotonic() - started:.0f} s)"
+        elif busy:
             words += ", retraining"
         elif error:
             words += ", last retrain failed"
@@ -604,14 +676,15 @@ class ActiveLearning:
 
     def learning_curve(self) -> pd.DataFrame:
         """Accuracy per model version: n_labels, accuracy, model_version, at, method
-        (``"test"`` on the given test set, ``"cv"`` cross-validated on the labels then) and the
-        share of the pool auto-labeled by then."""
+        (``"test"`` on the given test set, ``"cv"`` cross-validated on the labels then), the
+        share of the pool auto-labeled by then, and ``note``: why ``accuracy`` is missing (NaN)
+        when it could not be measured, else None."""
         import pandas as pd
 
         with self._lock:
             rows = list(self._history)
         df = pd.DataFrame(rows, columns=["n_labels", "accuracy", "model_version", "at", "method",
-                                         "share_auto_labeled"])
+                                         "share_auto_labeled", "note"])
         df["at"] = pd.to_datetime(df["at"], unit="s", utc=True)
         return df
 
@@ -646,6 +719,60 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
+class _FitClock:
+    """While a fit runs: its start time in the loop's state (read by ``status()``)."""
+
+    def __init__(self, loop: ActiveLearning):
+        self.loop = loop
+
+    def __enter__(self) -> None:
+        with self.loop._lock:
+            self.loop._fit_started = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        with self.loop._lock:
+            self.loop._fit_started = None
+
+
+def _slow_fit_warning(fit_seconds: float | None, closed: bool) -> str | None:
+    if fit_seconds is None or fit_seconds <= SLOW_FIT_SECONDS:
+        return None
+    if closed:
+        return (f"a fit started before close() has been running for {fit_seconds:.0f} s; its "
+                "result will be discarded when it ends")
+    return (f"the model's fit has been running for {fit_seconds:.0f} s; the queue serves the "
+            "previous ranking meanwhile. If it hangs, al.close(timeout=5) returns anyway and "
+            "discards its result; a smaller model or fewer features fit faster")
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _check_classes(fitted: Any, labels: Any, y: np.ndarray) -> None:
+    """Refuse a fitted model whose ``classes_`` are not two or more of the project's labels.
+
+    A model that knows one class would give every item probability 1 for it; it must neither
+    rank the queue nor auto-label, so its retrain fails and the previous ranking stays."""
+    name = type(fitted).__name__
+    classes = getattr(fitted, "classes_", None)
+    if classes is None:
+        raise ModelOutputError(f"{name} has no classes_ after fit; set classes_ in fit (the "
+                               "labels, in the order of predict_proba's columns)")
+    names = [str(c) for c in np.asarray(classes).ravel().tolist()]
+    unknown = [c for c in names if c not in labels]
+    if unknown:
+        raise ModelOutputError(
+            f"classes_ of {name} holds {unknown[:5]!r}, which are not labels of the project "
+            f"({list(labels)!r}); fit must keep the labels it is given in y as classes_")
+    if len(set(names)) < 2:
+        trained = sorted(set(y.tolist()))
+        raise ModelOutputError(
+            f"classes_ of {name} holds one class ({names!r}) though it was fitted on "
+            f"{len(trained)} ({trained!r}); a one-class model cannot rank items or auto-label, "
+            "so the previous ranking stays: fit must keep every class of y in classes_")
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -661,27 +788,39 @@ def _check_model(model: Any) -> None:
 
 
 def _error_text(exc: BaseException) -> str:
-    """The traceback's last line: the exception's type and message."""
+    """The traceback's last line: the exception's type and message (the message alone for a
+    model's bad output, which names the model and says what to do)."""
+    if isinstance(exc, ModelOutputError):
+        return str(exc)
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
 def _predict(model: Any, X: Any) -> np.ndarray:
-    """Predicted labels (as strings) from ``predict_proba``, in chunks."""
+    """Predicted labels (as strings) from ``predict_proba`` (checked), in chunks."""
     classes = np.asarray(model.classes_).astype(str)
-    parts = [classes[np.asarray(model.predict_proba(X[k:k + SCORE_CHUNK])).argmax(axis=1)]
-             for k in range(0, X.shape[0], SCORE_CHUNK)]
+    parts = []
+    for k in range(0, X.shape[0], SCORE_CHUNK):
+        rows = X[k:k + SCORE_CHUNK]
+        proba = check_proba(model.predict_proba(rows), rows.shape[0], len(classes),
+                            type(model).__name__)
+        parts.append(classes[proba.argmax(axis=1)])
     return np.concatenate(parts) if parts else np.zeros(0, dtype=str)
 
 
-def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> float:
-    """Cross-validated accuracy on the labels (up to 3 folds); NaN with too few per class.
+def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, str | None]:
+    """Cross-validated accuracy on the labels (up to 3 folds), and why it is NaN when it is:
+    too few labels of some class, or a failing fold.
 
     Predicts with ``predict_proba`` (the only method the loop asks of a model)."""
     from sklearn.model_selection import StratifiedKFold
 
-    folds = min(3, min(Counter(y.tolist()).values()))
+    counts = Counter(y.tolist())
+    fewest = min(counts, key=lambda label: (counts[label], label))
+    folds = min(3, counts[fewest])
     if folds < 2:
-        return float("nan")
+        return float("nan"), (f"cross-validation needs 2 human labels of every class "
+                              f"({fewest!r} has {counts[fewest]}); pass test=(X_test, y_test) "
+                              "to measure on a held-out set")
     hits = 0
     try:
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
@@ -689,8 +828,9 @@ def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> float:
             hits += int((_predict(fitted, X[test]) == y[test]).sum())
     except Exception as exc:  # the curve is a report: a failing fold must not stop the loop
         log.warning("cross-validation for the learning curve failed: %s", _error_text(exc))
-        return float("nan")
-    return hits / len(y)
+        return float("nan"), (f"cross-validation failed ({_error_text(exc)}); pass "
+                              "test=(X_test, y_test) to measure on a held-out set")
+    return hits / len(y), None
 
 
 def _pool(project: Project, features: Any) -> tuple[list[str], Any]:

@@ -242,7 +242,9 @@ def _pick(strategy, fitted, X, pool, k, rng, explore):
     """Positions in ``pool`` of the ``k`` items ``strategy`` asks about next."""
     if strategy == "random":
         return rng.choice(len(pool), size=k, replace=False)
-    proba = fitted.predict_proba(X[pool])
+    classes = getattr(fitted, "classes_", None)
+    proba = active.check_proba(fitted.predict_proba(X[pool]), len(pool),
+                               None if classes is None else len(classes), type(fitted).__name__)
     if strategy == "diverse":
         return diverse_picks(X[pool], active.margin(proba), k, rng, explore=explore)
     return active.rank(active.SCORERS[strategy](proba), k, rng, explore=explore)
