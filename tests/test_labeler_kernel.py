@@ -304,3 +304,23 @@ def test_multi_label_submit(tmp_path):
     assert p.labels()["label"].tolist() == [("red", "blue")]
     w.close()
     p.close()
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda s: s.submit(["i0"], ["ham"]), TypeError),
+    (lambda s: s.submit("i0", ["ham"], ms_on_item=-5), ValueError),
+    (lambda s: s.submit("i0", ["ham"], ms_on_item=True), TypeError),
+    (lambda s: s.submit("i0", ["ham"], ms_on_item=10**30), ValueError),
+    (lambda s: s.submit("i0", ["ham"], suggestion=["ham"], suggestion_score="high"), TypeError),
+    (lambda s: s.skip(7), TypeError),
+    (lambda s: s.undo(["i0"]), TypeError),
+    (lambda s: s.record_shown("i0", ["ham"], score=float("inf")), ValueError),
+])
+def test_session_actions_refuse_malformed_arguments_before_writing(project, call, error):
+    from hitl_widgets.core.session import LabelingSession
+
+    session = LabelingSession(project, "ana")
+    with pytest.raises(error, match="item_id|ms_on_item|score"):
+        call(session)
+    assert project.events().empty
+    session.close()
