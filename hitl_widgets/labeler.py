@@ -18,12 +18,44 @@ from typing import Any
 
 import traitlets
 
-from ._base import HitlWidget
+from ._base import (
+    MAX_SAFE_INTEGER,
+    Field,
+    HitlWidget,
+    Intent,
+    Record,
+    integer,
+    log,
+    nullable,
+    number,
+    text,
+    text_list,
+)
 from .core.project import Project
 from .core.session import LabelingSession, Queue
 from .core.store import StoreError
 
 _JS = Path(__file__).parent / "js"
+
+# The envelopes labeler.js sends (docs/labeler_protocol.md); the dispatcher checks a message
+# against its declaration before any handler runs.
+_ITEM = Field(text())
+_SEQ = Field(integer())
+_MS = Field(nullable(number(minimum=0, maximum=MAX_SAFE_INTEGER,
+                            what="a number of milliseconds from 0 to 2**53 - 1")), required=False)
+_SUGGESTION = Record({"labels": Field(text_list()),
+                      "score": Field(nullable(number()), required=False),
+                      "version": Field(nullable(text()), required=False)})
+INTENTS = {
+    "submit": Intent("_on_submit", {"item_id": _ITEM, "labels": Field(text_list(min_items=1)),
+                                    "ms_on_item": _MS, "client_seq": _SEQ,
+                                    "suggestion": Field(nullable(_SUGGESTION), required=False)}),
+    "skip": Intent("_on_skip", {"item_id": _ITEM, "ms_on_item": _MS, "client_seq": _SEQ}),
+    # item_id: the item the view expects back; null (no local history) undoes the latest action
+    "undo": Intent("_on_undo", {"item_id": Field(nullable(text())), "client_seq": _SEQ}),
+    "fetch": Intent("_on_fetch", {"item_ids": Field(text_list(example='["i0", "i1"]'))}),
+    "shown": Intent("_on_shown", {"item_id": _ITEM, "suggestion": Field(nullable(_SUGGESTION))}),
+}
 
 
 class Labeler(HitlWidget):
@@ -45,8 +77,8 @@ class Labeler(HitlWidget):
     window = traitlets.List(traitlets.Unicode()).tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
 
-    _intents = {"submit": "_on_submit", "skip": "_on_skip", "undo": "_on_undo",
-                "fetch": "_on_fetch", "shown": "_on_shown"}
+    _intents = INTENTS
+    _reply_ids = ("client_seq", "item_id")
 
     def __init__(self, project: Project, *, annotator: str = "default",
                  queue: Queue | None = None, prefetch: int = 8, **kwargs: Any) -> None:
@@ -68,49 +100,56 @@ class Labeler(HitlWidget):
     def project(self) -> Project:
         return self.session.project
 
-    # -- intents from the browser ---------------------------------------------------------
+    # -- intents from the browser (already checked against INTENTS) -----------------------
     def _on_submit(self, msg: dict) -> None:
-        suggestion = msg.get("suggestion") or {}
+        suggestion = msg["suggestion"] or {}
         self._commit(msg, lambda: self.session.submit(
-            msg["item_id"], msg.get("labels") or [], ms_on_item=msg.get("ms_on_item"),
+            msg["item_id"], msg["labels"], ms_on_item=msg["ms_on_item"],
             suggestion=suggestion.get("labels"), suggestion_score=suggestion.get("score"),
             suggestion_version=suggestion.get("version")))
 
     def _on_skip(self, msg: dict) -> None:
-        self._commit(msg, lambda: self.session.skip(msg["item_id"],
-                                                    ms_on_item=msg.get("ms_on_item")))
+        self._commit(msg, lambda: self.session.skip(msg["item_id"], ms_on_item=msg["ms_on_item"]))
 
     def _on_undo(self, msg: dict) -> None:
         def undo() -> int | None:
-            undone = self.session.undo(msg.get("item_id"))
+            undone = self.session.undo(msg["item_id"])
             return None if undone is None else undone["seq"]
 
         self._commit(msg, undo)
 
     def _on_fetch(self, msg: dict) -> None:
-        ids = [str(i) for i in msg.get("item_ids") or []]
-        self._send_items(ids)
+        self._send_items(msg["item_ids"])
 
     def _on_shown(self, msg: dict) -> None:
-        suggestion = msg.get("suggestion") or {}
-        if suggestion.get("labels"):
-            self.session.record_shown(msg["item_id"], suggestion["labels"], suggestion.get("score"))
+        suggestion = msg["suggestion"] or {}
+        if suggestion.get("labels"):  # audit only: refused if bad, never acked
+            self._commit(msg, lambda: self.session.record_shown(
+                msg["item_id"], suggestion["labels"], suggestion.get("score")), ack=False)
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _commit(self, msg: dict, action) -> None:
-        """Run a write; ack it once durable, or reject it saying why (nothing written)."""
-        reply = {"client_seq": msg.get("client_seq"), "item_id": msg.get("item_id")}
+    def _commit(self, msg: dict, action, *, ack: bool = True) -> None:
+        """Run a write; ack it once durable, or reject it saying why.
+
+        Exactly one reply per intent, so the view's count of unsaved intents always falls.
+        """
         try:
             event_id = action()
-        except (ValueError, KeyError, StoreError) as exc:
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self.send({"type": "reject", **reply, "error": text})
-            self.error = text
+        except Exception as exc:
+            if isinstance(exc, (ValueError, KeyError, StoreError)):  # refused: nothing written
+                text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            else:  # a bug: logged with its traceback, and the view still hears back
+                log.exception("Labeler failed on %r", msg["type"])
+                text = f"{msg['type']} failed: {exc}"
+            self._reject(msg, str(text))
         else:
-            self.send({"type": "ack", **reply, "event_id": event_id})
-            if self.error:
-                self.error = ""
-        self._refresh()
+            if ack:
+                self.send({"type": "ack", "client_seq": msg["client_seq"],
+                           "item_id": msg["item_id"], "event_id": event_id})
+                if self.error:
+                    self.error = ""
+        if ack:  # an audit record changes no window
+            self._refresh()
 
     def _refresh(self) -> None:
         ids = self.session.window()

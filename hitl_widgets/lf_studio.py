@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ._base import HitlWidget
+from ._base import Field, HitlWidget, Intent, integer, nullable, text
 from .core.project import Project
 from .core.weak import (
     apply_to_project,
@@ -46,6 +46,12 @@ _JS = Path(__file__).parent / "js"
 PAGE_SIZE = 10
 TEXT_CHARS = 300  # an example's text is cut here: a page must stay small on the wire
 KINDS = ("labels", "conflicts", "disagrees", "changed")
+
+
+# What lf_studio.js sends for a page of examples; checked before the handler runs.
+_PAGE_REQUEST = {"lf": Field(text()), "kind": Field(nullable(text()), required=False),
+                 "offset": Field(nullable(integer(minimum=0)), required=False),
+                 "request_id": Field(nullable(integer()), required=False)}
 
 
 class LFStudio(HitlWidget):
@@ -74,8 +80,10 @@ class LFStudio(HitlWidget):
     comparison = traitlets.List(traitlets.Dict()).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
 
-    _intents = {"page": "_on_page", "select": "_on_page", "compare": "_on_compare",
-                "refresh": "_on_refresh"}
+    _intents = {"page": Intent("_on_page", _PAGE_REQUEST),
+                "select": Intent("_on_page", _PAGE_REQUEST),
+                "compare": Intent("_on_compare"), "refresh": Intent("_on_refresh")}
+    _reply_ids = ("request_id",)
 
     def __init__(self, project: Project, lfs: Sequence, *, column: str = "text",
                  labels: Sequence[str] | None = None, **kwargs: Any) -> None:
@@ -325,10 +333,9 @@ class LFStudio(HitlWidget):
 
     # -- intents -----------------------------------------------------------------------------
     def _on_page(self, msg: dict) -> None:
-        lf = str(msg.get("lf", ""))
-        kind = str(msg.get("kind") or "labels")
-        request = {"lf": lf, "kind": kind, "offset": int(msg.get("offset") or 0),
-                   "request_id": msg.get("request_id")}
+        lf = msg["lf"]
+        request = {"lf": lf, "kind": msg["kind"] or "labels", "offset": msg["offset"] or 0,
+                   "request_id": msg["request_id"]}
         page = self._page(**request)  # raises on an unknown LF / kind: the error trait says so
         self._page_request = request
         with self.hold_sync():

@@ -181,9 +181,101 @@ def test_each_annotator_sees_what_they_have_not_labeled(project):
     ana.close()
 
 
-def test_unknown_intent_sets_error_not_exception(labeler):
-    intent(labeler, type="explode")
-    assert "Unknown message" in labeler.error
+def test_unknown_intent_is_rejected_and_sets_error_not_exception(labeler):
+    intent(labeler, type="explode", client_seq=4)
+    (reject,) = labeler.rec.of("reject")
+    assert (reject["field"], reject["client_seq"], reject["intent"]) == ("type", 4, None)
+    assert "Unknown message type" in labeler.error and "'submit'" in labeler.error
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"item_id": ["i0"]}, "item_id"),
+    ({"labels": 3}, "labels"),
+    ({"labels": "ham"}, "labels"),  # a string is not a list of labels
+    ({"suggestion": "ham"}, "suggestion"),
+    ({"suggestion": {"labels": ["ham"], "score": "high"}}, "suggestion.score"),
+    ({"ms_on_item": -5}, "ms_on_item"),
+    ({"ms_on_item": True}, "ms_on_item"),
+    ({"client_seq": None}, "client_seq"),
+])
+def test_malformed_submit_is_rejected_naming_the_field_and_nothing_written(labeler, project,
+                                                                          bad, field):
+    msg = {"type": "submit", "item_id": "i0", "labels": ["ham"], "client_seq": 5, **bad}
+    labeler._dispatch(labeler, msg, [])
+    assert [m["type"] for m, _ in labeler.rec.sent] == ["reject"]
+    (reject,) = labeler.rec.of("reject")
+    assert reject["field"] == field and f"'{field}' must be" in reject["error"]
+    assert reject["client_seq"] == msg["client_seq"]  # the view's pending entry clears
+    assert labeler.error == reject["error"]
+    assert project.events().empty
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=6)
+    assert labeler.rec.of("ack")[-1]["client_seq"] == 6 and labeler.error == ""
+
+
+def test_a_missing_field_is_named(labeler, project):
+    intent(labeler, type="skip", client_seq=3)
+    (reject,) = labeler.rec.of("reject")
+    assert reject["field"] == "item_id" and "'item_id' is missing" in reject["error"]
+    assert project.events().empty
+
+
+def test_a_malformed_client_seq_is_echoed_so_the_view_can_still_match_it(labeler):
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq="7")
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=[7])
+    assert [r["client_seq"] for r in labeler.rec.of("reject")] == ["7", None]
+
+
+def test_fields_no_intent_declares_are_ignored_and_not_stored(labeler, project):
+    intent(labeler, type="submit", item_id="i0", labels=["ham"], client_seq=1, annotator="eve",
+           extra={"x": 1}, suggestion={"labels": ["ham"], "source": "model", "mood": "?"})
+    assert labeler.rec.of("ack")[0]["client_seq"] == 1
+    event = project.events().iloc[-1]
+    assert event["annotator"] == "ana" and event["extra"] is None
+
+
+class FailingQueue:
+    """A user's queue with a bug: it raises once ``broken`` is set."""
+
+    def __init__(self):
+        self.broken = False
+
+    @property
+    def resolves(self):
+        if self.broken == "write":
+            raise RuntimeError("queue bug in resolves")
+        return False
+
+    def next_ids(self, project, annotator, exclude, n):
+        if self.broken == "window":
+            raise RuntimeError("queue bug in next_ids")
+        return [i for i in project.items()["item_id"] if i not in exclude][:n]
+
+
+def test_a_failure_inside_a_write_is_logged_shown_and_rejected(project, caplog):
+    queue = FailingQueue()
+    w = hw.Labeler(project, annotator="ana", queue=queue, prefetch=2)
+    rec = Recorder(w)
+    queue.broken = "write"
+    intent(w, type="submit", item_id="i0", labels=["ham"], client_seq=1)
+    (reject,) = rec.of("reject")  # the view's unsaved count still falls
+    assert reject["client_seq"] == 1 and "queue bug in resolves" in reject["error"]
+    assert "queue bug in resolves" in w.error
+    assert any(r.exc_info and "queue bug" in str(r.exc_info[1]) for r in caplog.records)
+    assert project.events().empty
+    w.close()
+
+
+def test_a_failure_after_the_ack_is_logged_and_shown_not_swallowed(project, caplog):
+    queue = FailingQueue()
+    w = hw.Labeler(project, annotator="ana", queue=queue, prefetch=2)
+    rec = Recorder(w)
+    queue.broken = "window"
+    intent(w, type="submit", item_id="i0", labels=["ham"], client_seq=1)
+    assert [m["type"] for m, _ in rec.sent] == ["ack"]  # durable, so acked once, not rejected
+    assert w.error == "submit failed: queue bug in next_ids"
+    assert any(r.exc_info and "next_ids" in str(r.exc_info[1]) for r in caplog.records)
+    assert project.labels()["item_id"].tolist() == ["i0"]
+    w.close()
 
 
 def test_misspelt_keyword_is_a_type_error(project):
@@ -212,3 +304,23 @@ def test_multi_label_submit(tmp_path):
     assert p.labels()["label"].tolist() == [("red", "blue")]
     w.close()
     p.close()
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda s: s.submit(["i0"], ["ham"]), TypeError),
+    (lambda s: s.submit("i0", ["ham"], ms_on_item=-5), ValueError),
+    (lambda s: s.submit("i0", ["ham"], ms_on_item=True), TypeError),
+    (lambda s: s.submit("i0", ["ham"], ms_on_item=10**30), ValueError),
+    (lambda s: s.submit("i0", ["ham"], suggestion=["ham"], suggestion_score="high"), TypeError),
+    (lambda s: s.skip(7), TypeError),
+    (lambda s: s.undo(["i0"]), TypeError),
+    (lambda s: s.record_shown("i0", ["ham"], score=float("inf")), ValueError),
+])
+def test_session_actions_refuse_malformed_arguments_before_writing(project, call, error):
+    from hitl_widgets.core.session import LabelingSession
+
+    session = LabelingSession(project, "ana")
+    with pytest.raises(error, match="item_id|ms_on_item|score"):
+        call(session)
+    assert project.events().empty
+    session.close()

@@ -20,6 +20,8 @@ Example
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -157,6 +159,12 @@ class LabelingSession:
         ``suggestion``, its score and the version of the model that made it are what was on
         screen; they go into the audit log beside the label.
         """
+        _check_item_id(item_id)
+        _check_ms(ms_on_item)
+        _check_score(suggestion_score, "suggestion_score")
+        if suggestion_version is not None and not isinstance(suggestion_version, str):
+            raise TypeError("suggestion_version must be a model version string like 'm3' or "
+                            f"None; got {type(suggestion_version).__name__}")
         with self._own_write():
             if getattr(self.queue, "resolves", False):  # an adjudicator's label settles the item
                 seq = self.project.resolve(item_id, labels, annotator=self.annotator,
@@ -174,6 +182,8 @@ class LabelingSession:
 
     def skip(self, item_id: str, *, ms_on_item: int | None = None) -> int:
         """Pass on an item for now; it returns after the rest."""
+        _check_item_id(item_id)
+        _check_ms(ms_on_item)
         if item_id in self._done:
             raise ValueError(f"Item {item_id!r} is already labeled by {self.annotator!r}; "
                              "undo the label to change it")
@@ -184,7 +194,12 @@ class LabelingSession:
         return seq
 
     def undo(self, item_id: str | None = None) -> dict | None:
-        """Retract the latest label or skip and bring its item to the front."""
+        """Retract the latest label or skip and bring its item to the front.
+
+        With ``item_id``, refuse unless the latest action is on that item (a stale undo).
+        """
+        if item_id is not None:
+            _check_item_id(item_id)
         with self._own_write():
             undone = self.project.undo(annotator=self.annotator, item_id=item_id)
         if undone is not None:
@@ -195,6 +210,9 @@ class LabelingSession:
         return undone
 
     def record_shown(self, item_id: str, suggestion: Sequence[str], score=None) -> int:
+        """Audit that a suggestion was on screen for this annotator."""
+        _check_item_id(item_id)
+        _check_score(score, "score")
         return self.project.record_shown(item_id, annotator=self.annotator,
                                          suggestion=suggestion, score=score)
 
@@ -251,6 +269,36 @@ class LabelingSession:
         if len(times) < 2 or times[-1] <= times[0]:
             return None
         return (len(times) - 1) / (times[-1] - times[0]) * 60
+
+
+def _check_item_id(item_id) -> None:
+    if not isinstance(item_id, str) or not item_id:
+        raise TypeError(f"item_id must be an item id string as in window(), e.g. 'i0'; "
+                        f"got {item_id!r:.80} ({type(item_id).__name__})")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_ms(ms_on_item) -> None:
+    if ms_on_item is None:
+        return
+    if not _is_real(ms_on_item):
+        raise TypeError(f"ms_on_item must be a number of milliseconds or None; "
+                        f"got {type(ms_on_item).__name__}")
+    if not math.isfinite(ms_on_item) or not 0 <= ms_on_item < 2**53:
+        raise ValueError(f"ms_on_item must be a number of milliseconds from 0 to 2**53 or None; "
+                         f"got {ms_on_item!r}")
+
+
+def _check_score(score, name: str) -> None:
+    if score is None:
+        return
+    if not _is_real(score):
+        raise TypeError(f"{name} must be a number or None; got {type(score).__name__}")
+    if not math.isfinite(score):
+        raise ValueError(f"{name} must be a finite number or None; got {score!r}")
 
 
 def _suggestion_extra(suggestion, version) -> dict | None:

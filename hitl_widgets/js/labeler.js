@@ -222,12 +222,16 @@ export class PrefetchQueue {
   }
 
   /** The kernel refused an intent and wrote nothing: roll its local effect back.
-   * @param {number} client_seq @param {ItemId | null} [item_id]  used when the number is not ours
+   * @param {number | null} client_seq  null when the kernel could not tell what the message was
+   * @param {ItemId | null} [item_id]  used when the number is not ours
    * @returns {PendingIntent | null} */
   reject(client_seq, item_id = null) {
-    const intent = this.pending.get(client_seq);
-    if (!intent) {
-      if (item_id != null) this.done.delete(item_id);
+    const intent = client_seq == null ? undefined : this.pending.get(client_seq);
+    if (client_seq == null || !intent) {
+      // Not ours (another view's, or a message no view sent, e.g. a malformed "shown"): an item
+      // whose own intent is still pending keeps waiting for that intent's reply.
+      const entry = item_id == null ? undefined : this.done.get(item_id);
+      if (entry && !this.pending.has(entry.client_seq)) this.done.delete(entry.item_id);
       return null;
     }
     this.pending.delete(client_seq);

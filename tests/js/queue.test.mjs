@@ -222,6 +222,32 @@ test("a reject with a sequence number from another view still returns its item",
   assert.equal(q.current(), "a");
 });
 
+test("a reject that is not ours leaves an item whose own intent is pending hidden and unsaved", () => {
+  const q = queueWith(["a", "b"]);
+  q.markDone("a", { client_seq: 1 });
+  assert.equal(q.reject(null, "a"), null); // e.g. the kernel refused a malformed "shown" for "a"
+  assert.equal(q.reject(12345, "a"), null); // or another view's intent on "a"
+  assert.equal(q.current(), "b");
+  assert.equal(q.unsaved(), 1);
+  q.ack(1); // the submit's own reply settles it
+  assert.equal(q.unsaved(), 0);
+  assert.equal(q.current(), "b");
+});
+
+test("every intent's own reject brings the unsaved count to zero", () => {
+  const q = queueWith(["a", "b", "c"]);
+  q.markDone("a", { action: "submit", client_seq: 1 });
+  q.markDone("b", { action: "skip", client_seq: 2 });
+  q.undo(3);
+  q.undo(4);
+  q.undo(5); // no local history left: the kernel decides
+  assert.equal(q.unsaved(), 5);
+  for (const seq of [5, 4, 3, 2, 1]) q.reject(seq, null);
+  assert.equal(q.unsaved(), 0);
+  assert.equal(q.pendingDone(), 0);
+  assert.deepEqual(q.visible(), ["a", "b", "c"]);
+});
+
 test("acks and rejects for unknown sequence numbers are harmless", () => {
   const q = queueWith(["a"]);
   assert.equal(q.ack(7), null);

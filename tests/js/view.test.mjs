@@ -283,6 +283,40 @@ test("reject shows the error and brings the item back", (t) => {
   assert.equal(banner.hidden, true);
 });
 
+test("a reject of a malformed shown message does not bring back an item whose submit is pending", (t) => {
+  const { model, root, key, cleanup } = setup();
+  t.after(cleanup);
+  model.msg(payloads(item("a", { suggestion: { labels: ["spam"], score: 0.9, source: "model" } }), item("b")));
+  key("2");
+  const [submit] = model.intents();
+  assert.equal(root.getAttribute("data-unsaved"), "1");
+  // The kernel answers the "shown" (sent before the submit) first; it carries no client_seq.
+  model.msg({ type: "reject", intent: "shown", field: "suggestion.score", client_seq: null, item_id: "a",
+    error: "Malformed message: 'suggestion.score' must be null or a finite number; got 'x' (str)." });
+  assert.equal(root.getAttribute("data-item-id"), "b");
+  assert.equal(root.getAttribute("data-unsaved"), "1");
+  assert.match(root.find("hitl-error-text").textContent, /suggestion\.score/);
+  model.msg({ type: "ack", client_seq: submit.client_seq, item_id: "a", event_id: 1 });
+  assert.equal(root.getAttribute("data-unsaved"), "0");
+  assert.equal(root.getAttribute("data-item-id"), "b");
+});
+
+test("a reject naming a malformed field of a submit clears its unsaved count", (t) => {
+  const { model, root, key, cleanup } = setup();
+  t.after(cleanup);
+  model.msg(payloads(item("a"), item("b")));
+  key("s");
+  key("1");
+  const [skip, submit] = model.intents();
+  assert.equal(root.getAttribute("data-unsaved"), "2");
+  model.msg({ type: "reject", intent: "skip", field: "ms_on_item", client_seq: skip.client_seq, item_id: "a",
+    error: "Malformed message: 'ms_on_item' must be null or a number of milliseconds" });
+  model.msg({ type: "reject", intent: "submit", field: "labels", client_seq: submit.client_seq, item_id: "b",
+    error: "Malformed message: 'labels' must be a non-empty list of non-empty strings" });
+  assert.equal(root.getAttribute("data-unsaved"), "0");
+  assert.equal(root.getAttribute("data-item-id"), "a");
+});
+
 test("the error trait shows in the banner and can be dismissed", (t) => {
   const { model, root, click, cleanup } = setup();
   t.after(cleanup);
