@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import item_id as _item_id
 from .media import MediaError, array_to_png, check_image_bytes, relative_below
 from .store import ItemRecord
 
@@ -211,20 +212,11 @@ def _is_na(value) -> bool:
 
 # -- ids and duplicates ---------------------------------------------------------------------------
 def _given_id(given) -> str:
-    if _is_missing(given):
-        raise ItemError("id is missing (None/NaN); give every row an id or omit id=")
-    if isinstance(given, np.generic):
-        given = given.item()
-    if isinstance(given, float) and given.is_integer():
-        given = int(given)  # ids read from CSV often arrive as floats
-    item_id = str(given)
-    if not item_id.strip():
-        raise ItemError("id is empty")
-    return item_id
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or _is_na(value)
+    # The same reading as annotate, set_gold and the queues use, so an id means one item.
+    try:
+        return _item_id(given)
+    except (TypeError, ValueError) as exc:
+        raise ItemError(f"{exc} (or omit id= to use content ids)") from None
 
 
 def _content_hash(rec: dict) -> str:
