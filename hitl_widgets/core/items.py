@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import item_id as _item_id
-from .media import MediaError, array_to_png, check_image_bytes, relative_below
+from .media import MediaError, array_to_png, check_image_bytes, check_image_file, relative_below
 from .store import ItemRecord
 
 
@@ -228,7 +228,9 @@ def _record(kind, value, fields, image_root, value_range) -> dict:
             raise ItemError("image paths need an allowed folder: Project(..., image_root='images/')")
         if not isinstance(value, (str, Path)):
             raise ItemError(f"an image path must be a str or Path, not {type(value).__name__}")
-        return {"kind": "image_path", "path": relative_below(image_root, value), "fields": fields}
+        relative = relative_below(image_root, value)
+        check_image_file(image_root, relative)
+        return {"kind": "image_path", "path": relative, "fields": fields}
     return {"kind": "record", "fields": fields}
 
 
