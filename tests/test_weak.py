@@ -123,10 +123,77 @@ def test_rows_reach_lfs_as_snorkel_builds_them_in_an_all_numeric_frame():
     assert len(seen) == 6  # each row once per applier: no double call on the first row
 
 
-def test_integral_floats_count_as_labels_as_in_snorkel():
-    df = comments(20)
-    as_float = LabelingFunction("as_float", lambda x: 1.0 if "my" in x.text else -1.0)
-    np.testing.assert_array_equal(apply_lfs(df, [as_float]), snorkel_L(df, [as_float]))
+@pytest.mark.parametrize("value", [1.0, -1.0, np.float64(1.0), np.float32(0.0)])
+def test_whole_floats_are_refused_naming_lf_and_row_unlike_snorkel(value):
+    as_float = LabelingFunction("as_float", lambda x: value)
+    with pytest.raises(TypeError, match=r"'as_float' returned the float .* on row 'c0'; return "
+                                        r"an int label index or -1"):
+        apply_lfs(comments(3), [as_float], cardinality=2)
+
+
+@pytest.mark.parametrize("value", [True, False, np.True_, np.False_])
+def test_bool_outputs_are_refused_naming_lf_and_row(value):
+    as_bool = LabelingFunction("as_bool", lambda x: value)
+    with pytest.raises(TypeError, match=r"'as_bool' returned the bool .* on row 'c0'; return an "
+                                        r"int label index"):
+        apply_lfs(comments(3), [as_bool], cardinality=2)
+
+
+def test_a_bool_among_int_outputs_is_refused_on_its_row():
+    # np.asarray([1, True]) would read True as 1: the check is per value.
+    df = comments(4)
+    mixed = LabelingFunction("mixed", lambda x: True if x.name == "c2" else 1)
+    with pytest.raises(TypeError, match=r"'mixed' returned the bool True on row 'c2'"):
+        apply_lfs(df, [mixed], cardinality=2)
+    floaty = LabelingFunction("floaty", lambda x: 1.0 if x.name == "c3" else 0)
+    with pytest.raises(TypeError, match=r"'floaty' returned the float 1.0 on row 'c3'"):
+        apply_lfs(df, [floaty], cardinality=2)
+
+
+def test_vectorised_series_votes_land_on_their_rows_whatever_the_order():
+    df = comments(6)
+    expected = np.where(df.text.str.contains("my"), 1, 0)
+
+    @vectorized_lf("shuffled")
+    def shuffled(frame):
+        votes = pd.Series(np.where(frame.text.str.contains("my"), 1, 0), index=frame.index)
+        return votes.iloc[[5, 3, 1, 0, 2, 4]]  # same rows, another order
+
+    @vectorized_lf("as_array")
+    def as_array(frame):
+        return np.where(frame.text.str.contains("my"), 1, 0)  # positional
+
+    assert not (shuffled(df).to_numpy() == expected).all()  # the order really differs
+    L = apply_lfs(df, [shuffled, as_array], cardinality=2)
+    np.testing.assert_array_equal(L[:, 0], expected)
+    np.testing.assert_array_equal(L[:, 1], expected)
+
+
+@pytest.mark.parametrize("make_index, match", [
+    (lambda df: range(len(df)), r"6 of the frame's rows are not in it .*'c0'"),
+    (lambda df: [*df.index[:-1], "zz"], r"1 of the frame's rows .*'c5'.*1 of its labels .*'zz'"),
+])
+def test_vectorised_series_with_other_rows_is_refused_naming_the_lf(make_index, match):
+    df = comments(6)
+
+    @vectorized_lf("misindexed")
+    def misindexed(frame):
+        return pd.Series(np.zeros(len(frame), dtype=int), index=make_index(frame))
+
+    with pytest.raises(ValueError, match=r"LF 'misindexed' returned a Series whose index does "
+                                         r"not match the frame's rows: " + match):
+        apply_lfs(df, [misindexed], cardinality=2)
+
+
+def test_vectorised_series_reordered_on_a_repeated_index_is_refused():
+    df = pd.DataFrame({"text": ["a", "b", "c"]}, index=["x", "x", "y"])
+
+    @vectorized_lf("reordered")
+    def reordered(frame):
+        return pd.Series([0, 1, 1], index=frame.index).iloc[[2, 0, 1]]
+
+    with pytest.raises(ValueError, match="'reordered' .*index repeats labels"):
+        apply_lfs(df, [reordered], cardinality=2)
 
 
 def test_label_names_map_to_positions_when_labels_are_given():
@@ -229,7 +296,7 @@ def test_a_non_lf_is_refused_with_advice():
 
 @pytest.mark.parametrize("value, error, match", [
     (None, TypeError, "returned None on row 'c0'.*-1"),
-    (0.5, ValueError, "float 0.5"),
+    (0.5, TypeError, "float 0.5"),
     (5, ValueError, r"returned 5 on row 'c0'.*0\.\.1"),
     (-3, ValueError, "returned -3"),
     ("spma", TypeError, "labels="),
@@ -252,7 +319,7 @@ def test_unknown_label_name_lists_the_schema():
     (lambda df: np.array([None] * len(df)), TypeError, "objects"),
     (lambda df: np.ones(len(df), dtype=bool), TypeError, "mask"),
     (lambda df: np.ones(len(df) - 1, dtype=int), ValueError, r"shape \(2,\)"),
-    (lambda df: pd.Series([1, None, 1], dtype="Int64"), TypeError, "int array"),
+    (lambda df: pd.Series([1, None, 1], dtype="Int64", index=df.index), TypeError, "int array"),
     (lambda df: np.full(len(df), 2), ValueError, "returned 2"),
     (lambda df: None, TypeError, "returned None"),
 ])

@@ -15,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .media import MediaError, array_to_png, check_image_bytes, relative_below
+from ._checks import item_id as _item_id
+from .media import MediaError, array_to_png, check_image_bytes, check_image_file, relative_below
 from .store import ItemRecord
 
 
@@ -37,6 +38,15 @@ class _Spec:
     ids: list | None
     fields: list[dict]
     meta: list[dict]
+
+    def __post_init__(self):
+        # Every row must have its id, fields and meta: a length mismatch would pair rows wrongly.
+        n = len(self.values)
+        lengths = {"ids": None if self.ids is None else len(self.ids),
+                   "fields": len(self.fields), "meta": len(self.meta)}
+        wrong = {k: v for k, v in lengths.items() if v is not None and v != n}
+        if wrong:
+            raise ItemError(f"{n} items but {wrong}; every item needs one of each")
 
 
 def build_records(
@@ -57,12 +67,14 @@ def build_records(
     provenance = _json_dict(provenance or {}, "provenance")
     problems: list[str] = []
     records: list[ItemRecord] = []
-    for row, value in enumerate(spec.values):
+    ids = [None] * len(spec.values) if spec.ids is None else spec.ids
+    rows = zip(spec.values, ids, spec.fields, spec.meta, strict=True)
+    for row, (value, given, fields_, meta_) in enumerate(rows):
         try:
-            rec = _record(spec.kind, value, spec.fields[row], image_root, value_range)
+            rec = _record(spec.kind, value, fields_, image_root, value_range)
             digest = _content_hash(rec)
-            item_id = "h" + digest[:16] if spec.ids is None else _given_id(spec.ids[row])
-            records.append(ItemRecord(**rec, item_id=item_id, meta=spec.meta[row],
+            item_id = "h" + digest[:16] if spec.ids is None else _given_id(given)
+            records.append(ItemRecord(**rec, item_id=item_id, meta=meta_,
                                       provenance=provenance, content_hash=digest))
         except (ItemError, MediaError) as exc:
             problems.append(f"row {row}: {exc}")
@@ -106,23 +118,62 @@ def _frame_spec(df, *, text, image, path, id, fields, meta) -> _Spec:
     chosen = {k: v for k, v in (("text", text), ("image", image), ("path", path)) if v is not None}
     if len(chosen) > 1:
         raise ItemError(f"Choose one content column, not {list(chosen.values())}")
+    fields, meta = _column_list(fields, "fields"), _column_list(meta, "meta")
+    for what, column in [*chosen.items(), *([("id", id)] if id is not None else [])]:
+        _check_column_name(column, what)
     named = [*chosen.values(), *([id] if id is not None else []), *(fields or []), *(meta or [])]
     missing = [c for c in named if c not in df.columns]
     if missing:
         raise ItemError(f"Columns {missing} are not in the DataFrame; it has {list(df.columns)}")
     if chosen:
-        (kind, column), = chosen.items()
-        values = list(df[column])
         shown = list(fields or [])
     else:  # a table row is the item: show every column but the id and meta ones
-        kind, values = "record", [None] * len(df)
         shown = list(fields) if fields else [c for c in df.columns if c != id and c not in (meta or [])]
+    _refuse_repeated_columns(df, [*named, *shown])
+    if chosen:
+        (kind, column), = chosen.items()
+        values = list(df[column])
+    else:
+        kind, values = "record", [None] * len(df)
     return _Spec(
         kind, values,
         None if id is None else list(df[id]),
         [_json_dict(r, "fields") for r in df[shown].to_dict("records")] if shown else [{}] * len(df),
         [_json_dict(r, "meta") for r in df[list(meta)].to_dict("records")] if meta else [{}] * len(df),
     )
+
+
+def _check_column_name(column, what: str) -> None:
+    import pandas as pd
+
+    if pd.api.types.is_list_like(column) and not isinstance(column, tuple):
+        raise ItemError(f"with a DataFrame, {what}= names one of its columns, e.g. {what}='col'; "
+                        f"got a {type(column).__name__}. To give the values as a list, add them "
+                        "to the frame as a column first")
+
+
+def _column_list(names, what: str) -> list | None:
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)):
+        raise ItemError(f"{what}= takes a list of column names, not the string {names!r}; "
+                        f"wrap it: {what}=[{names!r}]")
+    names = list(names)
+    twice = sorted({str(c) for c in names if names.count(c) > 1})
+    if twice:
+        raise ItemError(f"{what}= names {twice} more than once; name each column once")
+    return names
+
+
+def _refuse_repeated_columns(df, used: list) -> None:
+    # df[c] of a repeated column is a DataFrame, whose iteration yields column names, not values.
+    for column in dict.fromkeys(used):
+        count = int((df.columns == column).sum())
+        if count > 1:
+            raise ItemError(
+                f"column {column!r} appears {count} times in the DataFrame; rename the copies "
+                "(e.g. df.columns = [...]) or drop them (df.loc[:, ~df.columns.duplicated()]) "
+                "before adding")
 
 
 def _guess_kind(data) -> tuple[str, list]:
@@ -148,8 +199,17 @@ def _kind_of(value) -> str | None:
 
 
 def _as_list(values, what: str) -> list:
+    import pandas as pd
+
     if isinstance(values, (str, bytes)):
         raise ItemError(f"{what} must be a list, not a single {type(values).__name__}")
+    if isinstance(values, Mapping):
+        raise ItemError(f"{what} must be a list, not a {type(values).__name__} (its keys would be "
+                        "read as the items); pass a list of texts, or a DataFrame, or the ids "
+                        "with id=: add_items(list(d.values()), id=list(d.keys()))")
+    if isinstance(values, pd.DataFrame):
+        raise ItemError(f"{what} must be a list or a column, not a DataFrame; pass the frame "
+                        "first and name the column: add_items(df, text='col')")
     try:
         return list(values)
     except TypeError:
@@ -168,7 +228,9 @@ def _record(kind, value, fields, image_root, value_range) -> dict:
             raise ItemError("image paths need an allowed folder: Project(..., image_root='images/')")
         if not isinstance(value, (str, Path)):
             raise ItemError(f"an image path must be a str or Path, not {type(value).__name__}")
-        return {"kind": "image_path", "path": relative_below(image_root, value), "fields": fields}
+        relative = relative_below(image_root, value)
+        check_image_file(image_root, relative)
+        return {"kind": "image_path", "path": relative, "fields": fields}
     return {"kind": "record", "fields": fields}
 
 
@@ -211,20 +273,11 @@ def _is_na(value) -> bool:
 
 # -- ids and duplicates ---------------------------------------------------------------------------
 def _given_id(given) -> str:
-    if _is_missing(given):
-        raise ItemError("id is missing (None/NaN); give every row an id or omit id=")
-    if isinstance(given, np.generic):
-        given = given.item()
-    if isinstance(given, float) and given.is_integer():
-        given = int(given)  # ids read from CSV often arrive as floats
-    item_id = str(given)
-    if not item_id.strip():
-        raise ItemError("id is empty")
-    return item_id
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or _is_na(value)
+    # The same reading as annotate, set_gold and the queues use, so an id means one item.
+    try:
+        return _item_id(given)
+    except (TypeError, ValueError) as exc:
+        raise ItemError(f"{exc} (or omit id= to use content ids)") from None
 
 
 def _content_hash(rec: dict) -> str:

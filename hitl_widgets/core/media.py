@@ -13,6 +13,8 @@ Example
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -94,12 +96,55 @@ def relative_below(root: Path, path: str | Path) -> str:
     return full.relative_to(root).as_posix()
 
 
+def check_image_file(root: Path, relative: str) -> None:
+    """Refuse a path below ``root`` that is not an existing regular file, saying what it is.
+
+    Only ``stat`` is used: a FIFO or a device is never opened (opening a FIFO blocks until a
+    writer comes), a folder never listed.
+    """
+    try:
+        st = os.stat(root / relative)
+    except FileNotFoundError:
+        raise MediaError(f"image path {relative!r} does not exist below {root}") from None
+    except OSError as exc:
+        raise MediaError(f"image path {relative!r} cannot be checked: "
+                         f"{exc.strerror or exc}") from None
+    _require_regular(st, relative)
+
+
+def _require_regular(st: os.stat_result, relative: str) -> None:
+    if stat.S_ISREG(st.st_mode):
+        return
+    what = ("a folder" if stat.S_ISDIR(st.st_mode)
+            else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file")
+    raise MediaError(f"image path {relative!r} is {what}, not an image file; give the path of "
+                     "a file")
+
+
 def read_below(root: Path, relative: str) -> bytes:
-    """Read a stored image path, re-checking the root (a symlink may have changed since)."""
+    """Read a stored image path, re-checking the root (a symlink may have changed since).
+
+    The file may have been replaced since it was added: a FIFO or a device is refused, not
+    read (the open does not wait for a FIFO's writer).
+    """
     full = (root / relative).resolve()
     if not full.is_relative_to(root):
         raise MediaError(f"{relative!r} now resolves outside the allowed root {root}")
     try:
-        return full.read_bytes()
+        check_image_file(root, full.relative_to(root).as_posix())
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except MediaError as exc:
+        raise MediaError(f"cannot read {relative!r}: {exc}") from None
     except OSError as exc:
         raise MediaError(f"cannot read {relative!r}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as f:
+        try:
+            _require_regular(os.fstat(f.fileno()), relative)  # swapped since the check
+            return f.read()
+        except MediaError as exc:
+            raise MediaError(f"cannot read {relative!r}: {exc}") from None
+        except OSError as exc:
+            raise MediaError(f"cannot read {relative!r}: {exc.strerror or exc}") from exc

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._checks import item_id as check_item_id
+from ._checks import item_id_list
 from .items import build_records
 from .schema import LabelSchema, SchemaError
 from .store import SOURCES, Store
@@ -159,6 +161,7 @@ class Project:
         extra: dict | None = None,
     ) -> int:
         """Record a label; returns the event id once it is durable on disk."""
+        item_id = check_item_id(item_id)
         labels = self.schema.validate(label)
         shown = None if suggestion is None else self.schema.validate(suggestion)
         _check_annotator(annotator)
@@ -173,6 +176,7 @@ class Project:
 
     def skip(self, item_id: str, *, annotator: str, ms_on_item: int | None = None) -> int:
         """Record that the annotator passed on an item; it comes back after the others."""
+        item_id = check_item_id(item_id)
         _check_annotator(annotator)
         seq = self.store.append("skip", item_id, annotator=annotator, ms_on_item=ms_on_item)
         self._emit("skip", {"item_id": item_id, "annotator": annotator, "seq": seq})
@@ -181,6 +185,7 @@ class Project:
     def undo(self, *, annotator: str, item_id: str | None = None) -> dict | None:
         """Retract the annotator's latest label or skip; return what was retracted, or None."""
         _check_annotator(annotator)
+        item_id = None if item_id is None else check_item_id(item_id)
         undone = self.store.retract_last(annotator, item_id)
         if undone is not None:
             self._emit("retraction", {"item_id": undone["item_id"], "annotator": annotator})
@@ -196,6 +201,10 @@ class Project:
         version: str | None = None,
     ) -> list[int]:
         """Store model (or LF) suggestions; the Labeler shows the newest one per item."""
+        item_ids = item_id_list(item_ids, "item_ids")
+        if isinstance(labels, (str, bytes)):
+            raise TypeError(f"labels: expected one label per item, got the string {labels!r}; "
+                            f"wrap it: [{labels!r}]")
         if len(labels) != len(item_ids) or (scores is not None and len(scores) != len(item_ids)):
             raise ValueError("item_ids, labels and scores must have the same length")
         _check_source(source)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._checks import item_id_list
 from .routing import _known_ids, check_count, check_rate, needed
 
 if TYPE_CHECKING:
@@ -71,9 +72,9 @@ def _gold_pairs(item_ids: Any, labels: Any) -> list[tuple[Any, Any]]:
             raise TypeError("set_gold needs item ids and labels: set_gold(['i1', 'i2'], ['spam', "
                             "'ham']) or set_gold({'i1': 'spam', 'i2': 'ham'})")
         return list(item_ids.items())
-    if isinstance(item_ids, (str, bytes)) or isinstance(labels, (str, bytes)):
+    if isinstance(labels, (str, bytes)):
         raise TypeError("set_gold takes lists of ids and labels, e.g. set_gold(['i1'], ['spam'])")
-    ids, labs = list(item_ids), list(labels)
+    ids, labs = item_id_list(item_ids, "item_ids"), list(labels)
     if len(ids) != len(labs):
         raise ValueError(f"set_gold got {len(ids)} item ids and {len(labs)} labels; give one label "
                          "per item")
@@ -91,7 +92,7 @@ def _validate_gold(project: Project, item_id: str, label: Any) -> tuple[str, ...
 
 def remove_gold(project: Project, item_ids: Sequence[str]) -> int:
     """Take these items out of the gold set (their answers stay in the log, retracted)."""
-    ids = set(_known_ids(project, list(item_ids)))
+    ids = set(_known_ids(project, item_ids))
     live = [e["seq"] for e in project.store.live_events(["gold"], sorted(ids))]
     return len(project.store.retract(live))
 

@@ -139,11 +139,9 @@ def needed(project: Project, ids: Sequence[str], requests: bool = True) -> dict[
 
 
 def _known_ids(project: Project, item_ids: Sequence[Any]) -> list[str]:
-    ids = [str(i) if isinstance(i, (int, np.integer)) and not isinstance(i, bool) else i
-           for i in item_ids]
-    bad = [i for i in ids if not isinstance(i, str)]
-    if bad:
-        raise TypeError(f"Item ids are strings; got {bad[:3]!r}")
+    from ._checks import item_id_list
+
+    ids = item_id_list(item_ids, "item_ids")
     known = project.store.get_items(sorted(set(ids)))
     missing = [i for i in dict.fromkeys(ids) if i not in known]
     if missing:

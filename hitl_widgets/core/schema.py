@@ -89,10 +89,22 @@ class LabelSchema:
 
     def validate(self, value: str | Iterable[str]) -> tuple[str, ...]:
         """Return the labels as a sorted-by-schema tuple, or raise listing the valid ones."""
-        given = (value,) if isinstance(value, str) else tuple(value)
+        expected = list(self.labels)
+        if isinstance(value, str):
+            given = (value,)
+        elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+            given = tuple(value)
+        else:
+            hint = "; decode it first, e.g. b.decode()" if isinstance(value, (bytes, bytearray)) \
+                else ""
+            raise SchemaError(f"label must be a label name (str) or a list of names; got "
+                              f"{_shown(value)}{hint}; expected one of {expected}")
         for label in given:
-            if not isinstance(label, str) or label not in self.labels:
-                raise SchemaError(f"Unknown label {label!r}; expected one of {list(self.labels)}")
+            if not isinstance(label, str):
+                raise SchemaError(f"labels must be label names (str); got {_shown(label)} in "
+                                  f"{_shown(value)}; expected one of {expected}")
+            if label not in self.labels:
+                raise SchemaError(f"Unknown label {label!r}; expected one of {expected}")
         if not given:
             raise SchemaError(f"No label given; expected one of {list(self.labels)}")
         if len(given) > 1 and not self.multi_label:
@@ -121,6 +133,12 @@ class LabelSchema:
             keys=data.get("keys"),
             guidelines=data.get("guidelines"),
         )
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return text if value is None or isinstance(value, str) else f"{type(value).__name__} {text}"
 
 
 def _check_labels(labels: tuple) -> None:

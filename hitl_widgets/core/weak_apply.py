@@ -6,17 +6,21 @@ LFs it equals ``PandasLFApplier(lfs).apply(df)``. Vectorised LFs (see
 run together in one pass over the rows, in chunks, on several processes when asked.
 
 What is refused, naming the LF (and the row): duplicate names; a label outside ``-1 ..
-cardinality - 1`` or unknown to ``labels``; a non-integral float; ``None`` (Snorkel fails on it
-too; return ``-1`` to abstain); a vectorised output of the wrong length or of a float, bool or
-object dtype; an LF that changes the row or frame it was given. Other LFs' outputs are cached
-before the error is raised, so fixing the one LF re-runs only it.
+cardinality - 1`` or unknown to ``labels``; a float, even a whole one (``1.0``), and a bool
+(``True`` is not label 1); ``None`` (Snorkel fails on it too; return ``-1`` to abstain); a
+vectorised output of the wrong length or of a float, bool or object dtype; a vectorised pandas
+Series whose index is not the frame's rows; an LF that changes the row or frame it was given.
+Other LFs' outputs are cached before the error is raised, so fixing the one LF re-runs only it.
+
+A vectorised LF's pandas Series is aligned on the frame's index (a Series in another row order
+puts each vote on its own row); a numpy array is taken in row order.
 
 Where Snorkel (0.10) differs on bad outputs: it raises an unexplained TypeError on ``None``
-(also with ``fault_tolerant=True``), truncates 0.5 to label 0, stores any label >= 0 whatever the
-cardinality, and reads -3 as abstain. Here ``None`` is a TypeError naming the LF, row and fix; 0.5
-and -3 are ValueErrors; a label >= cardinality is a ValueError when ``labels`` or ``cardinality``
-is given (without them, any label >= 0 is kept, as in Snorkel). Integral floats (``1.0``) are
-labels in both.
+(also with ``fault_tolerant=True``), truncates 0.5 to label 0, reads ``1.0`` as label 1 and
+``True`` as label 1, stores any label >= 0 whatever the cardinality, and reads -3 as abstain.
+Here ``None``, floats and bools are TypeErrors naming the LF, row and fix; -3 is a ValueError; a
+label >= cardinality is a ValueError when ``labels`` or ``cardinality`` is given (without them,
+any label >= 0 is kept, as in Snorkel).
 
 What is not refused: an LF raising an exception. Its other rows keep their labels, the failing
 rows abstain, and the failures are listed in an :class:`LFReport` (``return_report=True``; a
@@ -25,7 +29,6 @@ warning otherwise).
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import numbers
 import os
@@ -444,21 +447,22 @@ def _validate(values, name: str, index, card: int | None, label_map) -> np.ndarr
     if isinstance(values, list):
         arr = _rowwise_column(values, name, index, label_map)
     else:
-        arr = _vectorized_column(values, name, len(index), label_map)
+        arr = _vectorized_column(_aligned(values, name, index), name, len(index), label_map)
     _check_range(arr, name, index, card, label_map)
     return arr
 
 
+# Integer types an LF may return; a bool is an int to Python but not a label (True is not 1).
+_INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64,
+                        np.uint8, np.uint16, np.uint32, np.uint64})
+
+
 def _rowwise_column(values: list, name: str, index, label_map) -> np.ndarray:
-    try:
-        arr = np.asarray(values)
-    except (ValueError, TypeError):  # ragged (an LF returned a list): check value by value
-        arr = None
-    if arr is not None and arr.ndim == 1:
-        if arr.dtype.kind in "iub":
-            return arr.astype(np.int64)
-        if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.floor(arr)).all():
-            return arr.astype(np.int64)  # 1.0 is label 1, as in Snorkel
+    if set(map(type, values)) <= _INT_TYPES:  # the common case: one vectorised conversion
+        try:
+            return np.asarray(values, dtype=np.int64)
+        except OverflowError:
+            pass  # a huge int: found and named below
     out = np.empty(len(values), dtype=np.int64)
     for pos, value in enumerate(values):
         out[pos] = _one_label(value, name, index[pos], label_map)
@@ -469,13 +473,19 @@ def _one_label(value, name: str, row, label_map) -> int:
     if value is None:
         raise TypeError(f"Labeling function {name!r} returned None on row {row!r}; return -1 "
                         "to abstain (Snorkel's ABSTAIN) or a label.")
-    if isinstance(value, (bool, np.bool_, numbers.Integral)):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Labeling function {name!r} returned the bool {value!r} on row "
+                        f"{row!r}; return an int label index (e.g. 1) or -1 to abstain, "
+                        "e.g. 1 if cond else -1.")
+    if isinstance(value, numbers.Integral):
+        if not -(2**63) <= value < 2**63:
+            raise ValueError(f"Labeling function {name!r} returned {value!r} on row {row!r}; "
+                             "expected -1 (abstain) or a label index >= 0.")
         return int(value)
     if isinstance(value, numbers.Real):
-        if math.isfinite(value) and float(value).is_integer():
-            return int(value)
-        raise ValueError(f"Labeling function {name!r} returned the float {value!r} on row "
-                         f"{row!r}; labels are ints (-1 abstains).")
+        raise TypeError(f"Labeling function {name!r} returned the float {value!r} on row "
+                        f"{row!r}; return an int label index or -1 to abstain (convert with "
+                        "int(...) if the float is meant as a label).")
     if isinstance(value, str):
         if label_map is None:
             raise TypeError(f"Labeling function {name!r} returned the name {value!r} on row "
@@ -486,6 +496,32 @@ def _one_label(value, name: str, row, label_map) -> int:
         return label_map[value]
     raise TypeError(f"Labeling function {name!r} returned {type(value).__name__} {value!r} on "
                     f"row {row!r}; return an int label or -1 to abstain.")
+
+
+def _aligned(values, name: str, index):
+    """A pandas Series reordered to the frame's rows by its index; anything else as it is."""
+    import pandas as pd
+
+    if not isinstance(values, pd.Series) or values.index.equals(index):
+        return values
+    missing = index[~index.isin(values.index)]
+    extra = values.index[~values.index.isin(index)]
+    if len(missing) or len(extra):
+        parts = [f"{len(missing)} of the frame's rows are not in it (e.g. {list(missing[:3])!r})"
+                 if len(missing) else "",
+                 f"{len(extra)} of its labels are not rows of the frame (e.g. "
+                 f"{list(extra[:3])!r})" if len(extra) else ""]
+        raise ValueError(
+            f"Vectorised LF {name!r} returned a Series whose index does not match the frame's "
+            f"rows: {'; '.join(p for p in parts if p)}. Return a Series indexed like the frame "
+            "(compute from its columns, e.g. np.where(df.text.str.contains('win'), 1, -1)), or "
+            "a numpy array in row order.")
+    if not (index.is_unique and values.index.is_unique):
+        raise ValueError(
+            f"Vectorised LF {name!r} returned a Series in another row order, and the "
+            f"{'frame' if not index.is_unique else 'Series'}'s index repeats labels, so its "
+            "rows cannot be matched; return it in the frame's row order, or a numpy array.")
+    return values.reindex(index)
 
 
 def _vectorized_column(values, name: str, n: int, label_map) -> np.ndarray:
