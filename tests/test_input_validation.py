@@ -397,3 +397,17 @@ def test_fuzzed_add_items_is_exact_or_refused_and_writes_nothing(call):
         got = {(t, None if content_ids else i)
                for i, t in zip(stored["item_id"], stored["text"], strict=True)}
         assert got == expected
+
+
+def test_resolve_and_record_shown_read_ids_like_every_other_door(tmp_path):
+    project = Project(tmp_path / "p.hitl", labels=["a", "b"])
+    project.add_items(["one", "two"], id=[7, 8])
+    assert project.record_shown(7.0, annotator="ana", suggestion="a") > 0
+    project.resolve(np.int64(8), "b", annotator="sam")
+    assert project.resolutions()["item_id"].tolist() == ["8"]
+    before = len(project.events())
+    with pytest.raises(TypeError, match="bool"):
+        project.resolve(True, "a", annotator="sam")
+    with pytest.raises(ValueError, match="7.5"):
+        project.record_shown(7.5, annotator="ana", suggestion="a")
+    assert len(project.events()) == before

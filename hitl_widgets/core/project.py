@@ -220,7 +220,8 @@ class Project:
 
     def record_shown(self, item_id: str, *, annotator: str, suggestion, score=None) -> int:
         """Audit that a suggestion was on screen for an annotator."""
-        return self.store.append("shown", item_id, annotator=annotator,
+        _check_annotator(annotator)
+        return self.store.append("shown", check_item_id(item_id), annotator=annotator,
                                  suggestion=self.schema.validate(suggestion),
                                  suggestion_score=score)
 
@@ -343,7 +344,7 @@ class Project:
         from . import quality
 
         _check_annotator(annotator)
-        return quality.resolve(self, item_id, label, annotator=annotator, ms_on_item=ms_on_item)
+        return quality.resolve(self, check_item_id(item_id), label, annotator=annotator, ms_on_item=ms_on_item)
 
     def resolutions(self):
         """Adjudicators' labels in force: item_id, label, annotator, resolved_at."""
