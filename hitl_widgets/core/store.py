@@ -1,9 +1,12 @@
 """The durable project store: one SQLite file holding items and an append-only event log.
 
-Every human or machine action is an *event*; nothing is updated or deleted (triggers refuse it).
-"The current label" of an item for an annotator is a query over the log: the latest annotation
-that no retraction points at. A write returns only after SQLite has committed it (WAL,
-``synchronous=FULL``), so whatever a caller was told is saved survives a killed process.
+Every human or machine action is an *event*; nothing is updated, deleted or replaced (triggers
+refuse UPDATE, DELETE and an INSERT OR REPLACE over an existing row, and opening checks they are
+all there). "The current label" of an item for an annotator is a query over the log: the latest
+annotation that no retraction points at. A write returns only after SQLite has committed it
+(WAL, ``synchronous=FULL``), so whatever a caller was told is saved survives a killed process;
+an interrupted write is rolled back whole. Anyone with write access to the file can still drop
+the triggers or rewrite it: that is detected (missing triggers) or not at all (a rewritten file).
 
 Example
 -------
