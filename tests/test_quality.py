@@ -457,6 +457,7 @@ def test_a_version_1_file_is_migrated_with_its_log_intact(tmp_path):
     for statement in migrations._statements(migrations._V1):
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA application_id = {migrations.APPLICATION_ID}")  # as v1 stamped it
     conn.execute("INSERT INTO items(item_id, kind, text, content_hash, added_at) "
                  "VALUES ('a', 'text', 'x', 'h', 0)")
     conn.execute("INSERT INTO events(kind, item_id, annotator, labels, created_at) "

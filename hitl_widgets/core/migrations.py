@@ -101,32 +101,118 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: append a retraction instead'); END;
 """
 
-STEPS: list[str] = [_V1, _V2]
+# v3: REPLACE cannot rewrite the log. ``INSERT OR REPLACE`` (and ``REPLACE INTO``) deletes the row
+# it collides with before inserting, and SQLite fires no DELETE trigger for that deletion unless
+# the connection turned recursive_triggers on; these refuse the insert before it gets that far.
+# A new event's seq is NULL (or -1 inside the trigger) when SQLite assigns it, so it never matches.
+_V3 = """
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq)
+  OR (NEW.kind = 'retraction'
+      AND EXISTS (SELECT 1 FROM events WHERE kind = 'retraction' AND target = NEW.target))
+BEGIN SELECT RAISE(ABORT, 'events are append-only: an event with this seq (or a retraction of this target) exists'); END;
+CREATE TRIGGER items_no_replace BEFORE INSERT ON items
+WHEN EXISTS (SELECT 1 FROM items WHERE item_id = NEW.item_id OR seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'items are immutable: an item with this id (or seq) exists'); END;
+"""
+
+STEPS: list[str] = [_V1, _V2, _V3]
 LATEST = len(STEPS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the file to the latest version; return the version it was at."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+class ForeignFileError(RuntimeError):
+    """The SQLite file belongs to another application (or is not at a version we know)."""
+
+
+def classify(application_id: int, version: int, objects: int) -> str:
+    """Decide from a file's header what it is: ``"ours"``, ``"new"`` (empty) or raise.
+
+    Every project file carries our application id: the first step stamps it in the same
+    transaction that creates the tables. So a file with tables (or a version) but without our id
+    belongs to someone else, whatever its ``user_version`` says.
+    """
+    if application_id == APPLICATION_ID:
         if version > LATEST:
-            raise RuntimeError(
+            raise ForeignFileError(
                 f"This project file has schema version {version}, newer than this hitl_widgets "
                 f"understands ({LATEST}); upgrade hitl_widgets to open it"
             )
-        if version == 0 and conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-            raise RuntimeError("This SQLite file holds other tables; it is not a hitl_widgets project")
-        for step in STEPS[version:]:
-            for statement in _statements(step):
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {LATEST}")
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        return "ours"
+    if application_id == 0 and version == 0 and objects == 0:
+        return "new"
+    if application_id != 0:
+        raise ForeignFileError("This is an SQLite file of another application "
+                               f"(application_id {application_id:#x}); choose another name")
+    raise ForeignFileError("This SQLite file holds other tables; it is not a hitl_widgets project. "
+                           "Choose another name; the file was left as it was")
+
+
+def header(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(application_id, user_version, schema objects) of the file; reads, writes nothing."""
+    return (
+        conn.execute("PRAGMA application_id").fetchone()[0],
+        conn.execute("PRAGMA user_version").fetchone()[0],
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0],
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the file to the latest version; return the version it was at.
+
+    Runs in one write transaction that is rolled back on any exception, an interrupt included,
+    and re-reads the header inside it: another process may have created the file meanwhile.
+    Refuses (ForeignFileError) a file that is not ours, writing nothing.
+    """
+    if conn.in_transaction:
+        raise RuntimeError("migrate() needs a connection outside any transaction")
+    try:
+        # BEGIN inside the try: an interrupt landing just after it returns still rolls back.
+        conn.execute("BEGIN IMMEDIATE")
+        app_id, version, objects = header(conn)
+        classify(app_id, version, objects)
+        if version < LATEST:
+            for step in STEPS[version:]:
+                for statement in _statements(step):
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {LATEST}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return version
+
+
+def missing_triggers(conn: sqlite3.Connection, version: int = LATEST) -> list[str]:
+    """The protective triggers a file at ``version`` should hold but does not (or holds altered).
+
+    They are what makes the log append-only; anyone with write access to the file can drop
+    them, and a file without them may have been edited.
+    """
+    have = {name: _normal(sql) for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    return sorted(name for name, sql in expected_triggers(version).items() if have.get(name) != sql)
+
+
+def expected_triggers(version: int = LATEST) -> dict[str, str]:
+    """Trigger name → its normalised SQL, as the steps up to ``version`` leave them."""
+    out: dict[str, str] = {}
+    for step in STEPS[:version]:
+        for statement in _statements(step):
+            words = statement.split()
+            if words[:2] == ["CREATE", "TRIGGER"]:
+                out[words[2]] = _normal(statement)
+            elif words[:2] == ["DROP", "TRIGGER"]:
+                out.pop(words[-1].rstrip(";"), None)
+            elif words[:2] == ["DROP", "TABLE"]:  # its triggers go with it
+                table = words[-1].rstrip(";")
+                out = {n: s for n, s in out.items() if f" ON {table} " not in s}
+    return out
+
+
+def _normal(sql: str | None) -> str | None:
+    return None if sql is None else " ".join(sql.split()).rstrip(";").strip()
 
 
 def _statements(script: str) -> list[str]:

@@ -47,6 +47,9 @@ class Project:
         same labels (a different list is refused rather than silently changing the schema).
     multi_label, keys, guidelines : see :class:`~hitl_widgets.core.schema.LabelSchema`.
     image_root : the only folder image paths may be read from.
+    read_only : open an existing project for reading only (``labels()``, ``events()``,
+        ``items()``); writes raise :class:`~hitl_widgets.core.store.StoreError`. A project on a
+        read-only disk or folder opens this way by itself.
     """
 
     def __init__(
@@ -58,28 +61,55 @@ class Project:
         keys: Mapping[str, str] | None = None,
         guidelines: Mapping[str, Any] | None = None,
         image_root: str | Path | None = None,
+        read_only: bool = False,
     ):
         self.path = Path(path)
-        self.store = Store(self.path)
+        # Checked before the file is touched: a bad argument writes nothing.
+        if labels is None and not read_only and not _exists(self.path):
+            raise SchemaError(f"{self.path} is a new project: give its labels, e.g. "
+                              "Project(path, labels=['ham', 'spam'])")
+        if labels is not None:
+            LabelSchema.build(labels, multi_label=bool(multi_label), keys=keys, guidelines=guidelines)
+        root = None if image_root is None else _check_root(image_root)
+        self.store = Store(self.path, read_only=read_only)
         self._listeners: list[Callable[[str, dict], None]] = []
         try:
-            self.schema = self._resolve_schema(labels, multi_label, keys, guidelines)
-            self.image_root = self._resolve_root(image_root)
-        except Exception:
+            self.schema, self.image_root = self._open(labels, multi_label, keys, guidelines, root)
+        except BaseException:
             self.store.close()
             raise
 
     # -- opening --------------------------------------------------------------------------
-    def _resolve_schema(self, labels, multi_label, keys, guidelines) -> LabelSchema:
+    def _open(self, labels, multi_label, keys, guidelines, root) -> tuple[LabelSchema, Path | None]:
+        """Read the stored schema and image root, and write what changes, in one transaction.
+
+        Deciding and writing under one write lock is what keeps two kernels creating the same
+        file with different labels from both succeeding. Nothing is locked when nothing changes.
+        """
+        schema, changes = self._resolve_schema(labels, multi_label, keys, guidelines)
+        stored_root, root_changes = self._resolve_root(root)
+        if not (changes or root_changes) or self.store.read_only:
+            return schema, stored_root
+        with self.store.transaction():  # decide again: another kernel may have written meanwhile
+            schema, changes = self._resolve_schema(labels, multi_label, keys, guidelines)
+            stored_root, root_changes = self._resolve_root(root)
+            for key, value in {**changes, **root_changes}.items():
+                self.store.set_meta(key, value)
+        return schema, stored_root
+
+    def _resolve_schema(self, labels, multi_label, keys, guidelines) -> tuple[LabelSchema, dict]:
+        """The schema to use, and the meta entries to write for it (none when unchanged)."""
         stored = self.store.get_meta("schema")
         if stored is None:
+            if self.store.read_only:
+                raise SchemaError(f"{self.path} holds no label schema yet, and it was opened "
+                                  "read-only, so none can be written")
             if labels is None:
                 raise SchemaError(f"{self.path} is a new project: give its labels, e.g. "
                                   "Project(path, labels=['ham', 'spam'])")
             schema = LabelSchema.build(labels, multi_label=bool(multi_label), keys=keys,
                                        guidelines=guidelines)
-            self.store.set_meta("schema", schema.to_json())
-            return schema
+            return schema, {"schema": schema.to_json()}
         schema = LabelSchema.from_json(stored)
         if labels is not None and list(labels) != list(schema.labels):
             raise SchemaError(f"{self.path} has labels {list(schema.labels)}, not {list(labels)}; "
@@ -90,19 +120,16 @@ class Project:
             schema = LabelSchema.build(schema.labels, multi_label=schema.multi_label,
                                        keys=keys or schema.keys,
                                        guidelines=guidelines or stored.get("guidelines"))
-            self.store.set_meta("schema", schema.to_json())
-        return schema
+            if schema.to_json() != stored:
+                return schema, {"schema": schema.to_json()}
+        return schema, {}
 
-    def _resolve_root(self, image_root) -> Path | None:
+    def _resolve_root(self, root: Path | None) -> tuple[Path | None, dict]:
+        """The image root to use, and the meta entry to write for it (none when unchanged)."""
         stored = self.store.get_meta("image_root")
-        if image_root is None:
-            return Path(stored) if stored else None
-        root = Path(image_root).expanduser().resolve()
-        if not root.is_dir():
-            raise NotADirectoryError(f"image_root {root} is not a folder")
-        if str(root) != stored:
-            self.store.set_meta("image_root", str(root))
-        return root
+        if root is None:
+            return (Path(stored) if stored else None), {}
+        return root, ({} if str(root) == stored else {"image_root": str(root)})
 
     # -- items ----------------------------------------------------------------------------
     def add_items(
@@ -434,6 +461,21 @@ class Project:
     def __repr__(self) -> str:
         return (f"Project({str(self.path)!r}, labels={list(self.schema.labels)}, "
                 f"items={len(self)})")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _check_root(image_root: str | Path) -> Path:
+    root = Path(image_root).expanduser().resolve()
+    if not root.is_dir():
+        raise NotADirectoryError(f"image_root {root} is not a folder; give an existing folder "
+                                 "that holds the images")
+    return root
 
 
 def _check_annotator(annotator: Any) -> None:

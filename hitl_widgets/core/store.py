@@ -1,9 +1,12 @@
 """The durable project store: one SQLite file holding items and an append-only event log.
 
-Every human or machine action is an *event*; nothing is updated or deleted (triggers refuse it).
-"The current label" of an item for an annotator is a query over the log: the latest annotation
-that no retraction points at. A write returns only after SQLite has committed it (WAL,
-``synchronous=FULL``), so whatever a caller was told is saved survives a killed process.
+Every human or machine action is an *event*; nothing is updated, deleted or replaced (triggers
+refuse UPDATE, DELETE and an INSERT OR REPLACE over an existing row, and opening checks they are
+all there). "The current label" of an item for an annotator is a query over the log: the latest
+annotation that no retraction points at. A write returns only after SQLite has committed it
+(WAL, ``synchronous=FULL``), so whatever a caller was told is saved survives a killed process;
+an interrupted write is rolled back whole. Anyone with write access to the file can still drop
+the triggers or rewrite it: that is detected (missing triggers) or not at all (a rewritten file).
 
 Example
 -------
@@ -18,6 +21,9 @@ Example
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -27,7 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .migrations import APPLICATION_ID, migrate
+from .migrations import (
+    APPLICATION_ID,
+    ForeignFileError,
+    classify,
+    header,
+    migrate,
+    missing_triggers,
+)
+
+log = logging.getLogger(__name__)
 
 # The quality workflow's kinds (see core/routing.py and core/quality.py): a gold answer set by
 # the user, a lease on an item for an annotator, a request for one more label, a flag for
@@ -67,37 +82,107 @@ class ItemRecord:
 
 
 class Store:
-    """A project's SQLite file. Thread-safe: one connection behind a lock."""
+    """A project's SQLite file. Thread-safe: one connection behind a lock.
 
-    def __init__(self, path: str | Path):
+    ``read_only=True`` opens an existing file for reading only (nothing is written to it, not
+    even a migration); a file that cannot be written (a read-only disk or folder) opens that way
+    by itself. Writes then raise :class:`StoreError` saying why.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = str(path)
         self._lock = threading.RLock()
-        self._conn = _connect(self.path)
-        try:
-            with self._lock:
-                migrate(self._conn)
-        except (RuntimeError, sqlite3.DatabaseError) as exc:
-            self._conn.close()
-            raise StoreError(f"Cannot open {self.path}: {exc}") from exc
+        self._depth = 0  # how many _write blocks this connection is inside (0: none)
+        self.read_only_reason = _read_only_reason(self.path, read_only)
+        with self._lock:
+            if self.read_only_reason is None:
+                self._conn = _open_for_writing(self.path)
+            else:
+                self._conn = _open_for_reading(self.path)
+
+    @property
+    def read_only(self) -> bool:
+        """True when this store refuses writes (see ``read_only_reason``)."""
+        return self.read_only_reason is not None
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not deadlock."""
+        """One write transaction, all or nothing; BEGIN IMMEDIATE so writers queue, not deadlock.
+
+        Nested blocks (inside :meth:`transaction`) are savepoints: a failing inner block undoes
+        only its own writes. The transaction is opened inside the ``try`` that rolls it back, so
+        an interrupt (SIGINT from "Interrupt kernel") landing anywhere, including just after
+        BEGIN returns while another process held the lock, leaves no transaction open; the depth
+        is counted here rather than read from ``in_transaction``, which a leaked transaction
+        would also make true. A caller's ``return`` inside the block happens after the COMMIT.
+        """
         with self._lock:
-            if self._conn.in_transaction:  # inside transaction(): the outer block commits
-                yield self._conn
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
+            if self.read_only_reason is not None:
+                raise StoreError(
+                    f"{self.path} was opened read-only because {self.read_only_reason}; nothing "
+                    "was written. Copy it somewhere writable to label it"
+                )
+            depth = self._depth
+            if depth == 0:
+                self._end_stray_transaction()
+            elif not self._conn.in_transaction:
+                raise StoreError(
+                    "The enclosing transaction was already rolled back by an earlier error; "
+                    "nothing more is written in it. Let the error propagate, then retry the block"
+                )
+            savepoint = f"hitl_w{depth}"
             try:
+                self._depth = depth + 1
+                self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {savepoint}")
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                if depth == 0:
+                    if not self._conn.in_transaction:
+                        raise StoreError("The transaction was rolled back by an error inside it; "
+                                         "nothing was written. Retry the operation")
+                    self._conn.execute("COMMIT")
+                else:
+                    self._conn.execute(f"RELEASE {savepoint}")
+            except BaseException as exc:
+                self._undo(depth, savepoint)
+                disk = _disk_error(exc, self.path)
+                if disk is not None:
+                    raise disk from exc
                 raise
-            self._conn.execute("COMMIT")
+            finally:
+                self._depth = depth
+
+    def _undo(self, depth: int, savepoint: str) -> None:
+        """Roll back what the block at ``depth`` wrote, if SQLite has not already."""
+        if not self._conn.in_transaction:
+            return  # BEGIN never ran, COMMIT went through, or SQLite rolled back by itself
+        try:
+            if depth == 0:
+                self._conn.execute("ROLLBACK")
+            else:
+                self._conn.execute(f"ROLLBACK TO {savepoint}")
+                self._conn.execute(f"RELEASE {savepoint}")
+        except sqlite3.Error as exc:
+            if "no such savepoint" in str(exc):
+                # An interrupt just after RELEASE: the inner block had finished, and what it
+                # wrote is now the outer block's to commit or roll back.
+                return
+            log.warning("could not roll back to %s in %s", savepoint, self.path, exc_info=True)
+
+    def _end_stray_transaction(self) -> None:
+        """Roll back a transaction no block of ours is in (one an interrupt left behind).
+
+        Nothing in it was acknowledged (ids are returned after COMMIT), and joining it would
+        mean writes that are never committed while every other process waits on its lock.
+        """
+        if self._depth == 0 and self._conn.in_transaction:
+            log.warning("%s: rolling back a transaction left open by an interrupted write; "
+                        "nothing in it had been acknowledged", self.path)
+            self._conn.execute("ROLLBACK")
 
     def _query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
         with self._lock:
+            self._end_stray_transaction()
             return self._conn.execute(sql, params).fetchall()
 
     def data_version(self) -> int:
@@ -106,7 +191,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._conn.close()  # rolls back anything uncommitted
             self._closed = True
 
     @property
@@ -206,7 +291,8 @@ class Store:
                          suggestion_score, ms_on_item, target, extra)
         with self._write() as conn:
             _require_item(conn, item_id)
-            return _insert_event(conn, row)
+            seq = _insert_event(conn, row)
+        return seq  # only now: the block above has committed
 
     def append_many(self, events: Iterable[dict]) -> list[int]:
         """Append several events in one transaction (all or none)."""
@@ -214,7 +300,8 @@ class Store:
         with self._write() as conn:
             for row in rows:
                 _require_item(conn, row[1])
-            return [_insert_event(conn, row) for row in rows]
+            seqs = [_insert_event(conn, row) for row in rows]
+        return seqs
 
     def retract_last(self, annotator: str, item_id: str | None = None) -> dict | None:
         """Retract the annotator's latest live annotation or skip; return it, or None.
@@ -400,25 +487,141 @@ class Store:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _connect(path: str) -> sqlite3.Connection:
+def _read_only_reason(path: str, asked: bool) -> str | None:
+    """Why this file must be opened read-only, or None when it can be written."""
+    if path == ":memory:":
+        return None
+    p = Path(path)
+    if asked:
+        if not p.is_file():
+            raise StoreError(f"{p} does not exist; read_only=True opens an existing project only")
+        return "read_only=True was asked for"
+    if not p.is_file():
+        return None  # a new file, or a name _check_is_project_file refuses with advice
+    try:
+        if os.statvfs(p).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access below still answers
+        pass
+    if not os.access(p, os.W_OK):
+        return "the file is not writable"
+    if not os.access(p.parent, os.W_OK | os.X_OK):  # WAL keeps its -wal and -shm files beside it
+        return f"its folder {p.parent} is not writable"
+    return None
+
+
+def _open_for_writing(path: str) -> sqlite3.Connection:
+    """Open (or create) a project file; refuse anything else before writing to it."""
     if path != ":memory:":
         _check_is_project_file(Path(path))
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing is left open by accident.
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
+    conn = None
     try:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing is opened behind us.
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout=30000")
-        if path != ":memory:":
-            _enable_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        raise StoreError(f"Cannot open {path}: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StoreError(f"{path} is not a hitl_widgets project file ({exc})") from exc
+        # Read-only first: another application's file is refused with nothing written to it.
+        classify(*header(conn))
+        migrate(conn)  # re-checks the header inside its write transaction
+        if path != ":memory:":
+            _enable_wal(conn)  # only now that the file is known to be ours
+        missing = missing_triggers(conn)
+        if missing:
+            raise StoreError(
+                f"{path} has lost the triggers that keep its log append-only ({', '.join(missing)}): "
+                "it was edited outside hitl_widgets and its history may have been rewritten. "
+                "Restore it from a backup, or open it with read_only=True to read and export it"
+            )
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, (ForeignFileError, sqlite3.OperationalError)):
+            raise StoreError(f"Cannot open {path}: {exc}") from exc
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(f"{path} is not a hitl_widgets project file ({exc})") from exc
+        raise
     return conn
+
+
+def _open_for_reading(path: str) -> sqlite3.Connection:
+    """Open an existing project file so that nothing can be written to it.
+
+    A WAL file needs its -shm index; on a read-only disk where a clean close removed it, SQLite
+    can only read the file as immutable, which is safe only when no -wal file holds newer pages.
+    """
+    _check_is_project_file(Path(path))
+    uri = Path(path).resolve().as_uri()
+    conn = None
+    try:
+        try:
+            conn = _connect_uri(f"{uri}?mode=ro")
+            found = header(conn)
+        except sqlite3.OperationalError:
+            if conn is not None:
+                conn.close()
+                conn = None
+            wal = Path(path + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreError(
+                    f"Cannot read {path}: its last writes are still in {wal.name}, which cannot "
+                    "be read from here. Open the project once where it is writable, then copy it"
+                ) from None
+            conn = _connect_uri(f"{uri}?mode=ro&immutable=1")
+            found = header(conn)
+        app_id, version, objects = found
+        if classify(app_id, version, objects) == "new":
+            raise StoreError(f"{path} is empty: it is not a project yet, so there is nothing to read")
+        missing = missing_triggers(conn, version)
+        if missing:
+            log.warning("%s has lost the triggers that keep its log append-only (%s); its history "
+                        "may have been rewritten", path, ", ".join(missing))
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, (ForeignFileError, sqlite3.OperationalError)):
+            raise StoreError(f"Cannot open {path}: {exc}") from exc
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(f"{path} is not a hitl_widgets project file ({exc})") from exc
+        raise
+    return conn
+
+
+def _connect_uri(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _disk_error(exc: BaseException, path: str) -> StoreError | None:
+    """A write that failed because the disk is full (or failing), said plainly; else None."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    text = str(exc).lower()
+    full = primary == sqlite3.SQLITE_FULL or "disk is full" in text
+    if not full and (primary == sqlite3.SQLITE_IOERR or "disk i/o error" in text):
+        try:  # an I/O error while the disk has no room left is a full disk
+            full = shutil.disk_usage(Path(path).parent).free < _FULL_BELOW
+        except OSError:
+            full = False
+        if not full:
+            return StoreError(f"A disk I/O error while writing {path} ({exc}); nothing was "
+                              "written. Check the disk, then retry")
+    if not full:
+        return None
+    return StoreError(f"The disk holding {path} is full; nothing was written. Free some space, "
+                      "then retry")
+
+
+_FULL_BELOW = 1 << 20  # bytes free under which an I/O error is put down to a full disk
 
 
 def _enable_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
@@ -446,10 +649,10 @@ def _check_is_project_file(path: Path) -> None:
             raise StoreError(f"Folder {path.parent} does not exist; create it first")
         return
     with path.open("rb") as fh:
-        header = fh.read(100)
-    if not header.startswith(b"SQLite format 3\x00"):
+        head = fh.read(100)
+    if not head.startswith(b"SQLite format 3\x00"):
         raise StoreError(f"{path} exists and is not a hitl_widgets project file; choose another name")
-    app_id = int.from_bytes(header[68:72], "big")
+    app_id = int.from_bytes(head[68:72], "big")
     if app_id not in (0, APPLICATION_ID):
         raise StoreError(f"{path} is an SQLite file of another application; choose another name")
 
