@@ -235,6 +235,17 @@ def test_k_must_be_a_whole_number_of_annotators(project, k):
     assert project.store.overlap_default() == 1
 
 
+@pytest.mark.parametrize("k", [10**30, 10_001, np.int64(2**62)])
+def test_k_beyond_ten_thousand_annotators_is_refused_and_nothing_is_written(project, k):
+    before = len(project.store.events())
+    for item_ids in (None, ["i00"]):
+        with pytest.raises(ValueError, match="more than the 10,000 supported"):
+            project.set_overlap(k, item_ids=item_ids)
+    assert project.store.overlap_default() == 1 and len(project.store.events()) == before
+    project.set_overlap(10_000)  # the largest k is accepted, and counted without overflow
+    assert (project.coverage()["needed"] == 10_000).all()
+
+
 @pytest.mark.parametrize("rate", [-0.01, 1.01, math.nan, math.inf, "0.1", None, True])
 def test_rates_must_be_in_zero_one(project, rate):
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):

@@ -68,10 +68,19 @@ def check_count(value, name: str) -> int:
     return int(value)
 
 
+# Far above any crowd (overlap studies use 3-10 annotators, subjective ratings up to ~100), and
+# low enough that k plus any number of requests is a small int64 wherever it is counted.
+MAX_K = 10_000
+
+
 def check_k(value, name: str = "k") -> int:
-    """A whole number of annotators, at least 1."""
+    """A whole number of annotators, from 1 to MAX_K (10,000)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a whole number of annotators, at least 1; got {value!r}")
+    if value > MAX_K:
+        raise ValueError(f"{name} = {value!r} annotators per item is more than the {MAX_K:,} "
+                         "supported; nothing was written. Give the number of annotators who "
+                         "should label each item, e.g. 3")
     return int(value)
 
 
