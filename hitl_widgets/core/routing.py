@@ -18,6 +18,10 @@ given after its lease expired (the slot may have gone to someone else meanwhile)
 directly with ``project.annotate``, is still stored -- labels are never refused -- and
 :func:`hitl_widgets.core.quality.coverage` reports any item above its k.
 
+A lease ends when its holder labels or skips the item, or closes their session (which releases
+what their window held); undoing the label revives it. So an item a crowd has just finished is
+at once free for the adjudication queue, and a skipped item goes to someone else.
+
 Example
 -------
 >>> import tempfile, os
@@ -163,13 +167,24 @@ def _known_ids(project: Project, item_ids: Sequence[Any]) -> list[str]:
 
 
 class _Leasing:
-    """Leases shared by both queues: keep one's own, renew them before they lapse."""
+    """Leases shared by both queues: keep one's own, renew them before they lapse, release them."""
 
     def __init__(self, lease_s: float):
         self.lease_s = _check_lease(lease_s)
 
+    def release(self, project: Project, annotator: str, item_ids: Sequence[str]) -> int:
+        """End this annotator's leases on these items (a closing session's window): their
+        slots are free for others at once. Returns how many leases were ended."""
+        store, now = project.store, time.time()
+        with store.transaction():
+            held = self._held(store, annotator, now)
+            ids = [i for i in dict.fromkeys(item_ids) if i in held]
+            store.append_many([dict(kind="assignment", item_id=i, annotator=annotator,
+                                    extra={"expires": now, "released": True}) for i in ids])
+        return len(ids)
+
     def _held(self, store: Store, annotator: str, now: float) -> dict[str, float]:
-        """This annotator's unexpired leases, oldest first: item → expiry."""
+        """This annotator's live leases, oldest first: item → expiry."""
         return store.held_leases(annotator, now)
 
     def _lease_events(self, annotator: str, ids: Sequence[str], now: float) -> list[dict]:
