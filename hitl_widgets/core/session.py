@@ -43,6 +43,7 @@ class Queue(Protocol):
     sends no suggestions; ``reveals_labels = True`` adds the other annotators' labels to each
     payload (``others``) and ``resolves = True`` records labels as resolutions (adjudication);
     ``still_open(project, annotator, ids)`` filters skipped items before they come back;
+    ``release(project, annotator, ids)`` frees what a closing session's window held;
     ``progress_counts(project, annotator)`` gives the progress line's (done, total);
     ``describe()`` a few words the progress line shows (e.g. ``"model m3, retraining"``).
     """
@@ -98,6 +99,7 @@ class LabelingSession:
         self._front: list[str] = []  # undone items, shown before the queue's choice
         self._times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._acting = False  # True while this session writes, so its own events don't reload
+        self._window: list[str] = []  # the latest window: what close() releases
         self._reload()
         self._unsubscribe = project.subscribe(self._on_project_change)
 
@@ -116,6 +118,7 @@ class LabelingSession:
             if hasattr(self.queue, "still_open"):  # an overlap queue may have filled them since
                 later = self.queue.still_open(self.project, self.annotator, later)
             ids += later[: self.prefetch - len(ids)]
+        self._window = ids
         return ids
 
     def payloads(self, item_ids: Sequence[str]) -> tuple[list[dict], list[bytes]]:
@@ -217,8 +220,12 @@ class LabelingSession:
                                          suggestion=suggestion, score=score)
 
     def close(self) -> None:
-        """Stop listening to the project."""
+        """Stop listening to the project, and release the slots this window held (a queue
+        with leases frees them for other annotators at once)."""
         self._unsubscribe()
+        window, self._window = [i for i in self._window if i not in self._done], []
+        if window and hasattr(self.queue, "release") and not self.project.store.closed:
+            self.queue.release(self.project, self.annotator, window)
 
     # -- state ----------------------------------------------------------------------------
     @contextmanager

@@ -61,6 +61,13 @@ _LIVE = (
 )
 
 
+# An assignment ``a`` still leases its item: no live action of its annotator on it follows.
+_LEASE_LIVE = (
+    "NOT EXISTS (SELECT 1 FROM events e WHERE e.item_id = a.item_id AND "
+    f"e.annotator = a.annotator AND e.seq > a.seq AND {_LIVE})"
+)
+
+
 class StoreError(RuntimeError):
     """The project file cannot be used as asked."""
 
@@ -427,13 +434,19 @@ class Store:
         return out
 
     def leases(self, item_ids: Sequence[str], now: float) -> dict[str, dict[str, float]]:
-        """Unexpired assignments on these items: item → {annotator: expiry time}."""
+        """Live leases on these items: item → {annotator: expiry time}.
+
+        A lease is an annotator's latest assignment on an item, while it has not expired and no
+        live label, skip or resolution of theirs on that item follows it: labeling, skipping or
+        releasing (an assignment that expires at once) ends it; undoing the label revives it.
+        """
         out: dict[str, dict[str, float]] = {}
         for chunk in _chunks(list(item_ids), 500):
             marks = ",".join("?" * len(chunk))
             for item_id, annotator, expires in self._query(
-                "SELECT item_id, annotator, MAX(json_extract(extra, '$.expires')) FROM events "
-                f"WHERE kind = 'assignment' AND item_id IN ({marks}) GROUP BY item_id, annotator",
+                "SELECT a.item_id, a.annotator, json_extract(a.extra, '$.expires') FROM events a "
+                "WHERE a.seq IN (SELECT MAX(seq) FROM events WHERE kind = 'assignment' AND "
+                f"item_id IN ({marks}) GROUP BY item_id, annotator) AND {_LEASE_LIVE}",
                 chunk,
             ):
                 if expires is not None and expires > now:
@@ -441,11 +454,12 @@ class Store:
         return out
 
     def held_leases(self, annotator: str, now: float) -> dict[str, float]:
-        """The annotator's unexpired assignments, in the order first taken: item → expiry."""
+        """The annotator's live leases (see :meth:`leases`), in the order first taken: item → expiry."""
         rows = self._query(
-            "SELECT item_id, MAX(json_extract(extra, '$.expires')) AS expires, MIN(seq) AS first "
-            "FROM events WHERE annotator = ? AND kind = 'assignment' GROUP BY item_id "
-            "HAVING expires > ? ORDER BY first",
+            "SELECT a.item_id, json_extract(a.extra, '$.expires') AS expires FROM events a "
+            "JOIN (SELECT MAX(seq) AS last, MIN(seq) AS first FROM events WHERE annotator = ? "
+            "AND kind = 'assignment' GROUP BY item_id) f ON a.seq = f.last "
+            f"WHERE expires > ? AND {_LEASE_LIVE} ORDER BY f.first",
             (annotator, now),
         )
         return {r[0]: r[1] for r in rows}

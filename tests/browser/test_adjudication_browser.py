@@ -22,6 +22,8 @@ VOTES = {  # ana, bob, cy
     "t01": ["spam", "spam", "spam"],  # unanimous: not flagged
     "t02": ["spam", "ham", "eggs"],  # a three-way split: flagged
     "t05": ["ham", "ham", "spam"],  # two of three (0.67 < 0.75): flagged
+    # Done, so that t00 is the one item a labeling session can draw (the order is shuffled).
+    "t03": ["ham", "ham", "ham"], "t04": ["eggs", "eggs", "eggs"], "t06": ["ham", "ham", "ham"],
 }
 GOLD_ITEM = "t07"
 
