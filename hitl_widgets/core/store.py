@@ -187,10 +187,15 @@ class Store:
                         "nothing in it had been acknowledged", self.path)
             self._conn.execute("ROLLBACK")
 
-    def _query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: Sequence = (), *, tuples: bool = False) -> list:
+        """Rows of a read; ``tuples=True`` gives plain tuples, about 3x faster to build than
+        ``sqlite3.Row`` for long results read by position."""
         with self._lock:
             self._end_stray_transaction()
-            return self._conn.execute(sql, params).fetchall()
+            cursor = self._conn.cursor()
+            if tuples:
+                cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
 
     def data_version(self) -> int:
         """Changes when *another* connection (another kernel, another process) commits."""
@@ -260,12 +265,8 @@ class Store:
 
     def item_ids_from(self, seq: int, limit: int) -> list[tuple[int, str]]:
         """(seq, item_id) of items in insertion order, starting at ``seq``."""
-        return [
-            (r[0], r[1])
-            for r in self._query(
-                "SELECT seq, item_id FROM items WHERE seq >= ? ORDER BY seq LIMIT ?", (seq, limit)
-            )
-        ]
+        return self._query("SELECT seq, item_id FROM items WHERE seq >= ? ORDER BY seq LIMIT ?",
+                           (seq, limit), tuples=True)
 
     def seq_of(self, item_id: str) -> int | None:
         rows = self._query("SELECT seq FROM items WHERE item_id = ?", (item_id,))
