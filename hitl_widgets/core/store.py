@@ -550,15 +550,10 @@ def _open_for_writing(path: str) -> sqlite3.Connection:
                 "Restore it from a backup, or open it with read_only=True to read and export it"
             )
     except BaseException as exc:
-        if conn is not None:
-            conn.close()
-        if isinstance(exc, StoreError):
+        error = _opening_failed(conn, path, exc)
+        if error is exc:
             raise
-        if isinstance(exc, (ForeignFileError, sqlite3.OperationalError)):
-            raise StoreError(f"Cannot open {path}: {exc}") from exc
-        if isinstance(exc, sqlite3.DatabaseError):
-            raise StoreError(f"{path} is not a hitl_widgets project file ({exc})") from exc
-        raise
+        raise error from exc
     return conn
 
 
@@ -595,16 +590,22 @@ def _open_for_reading(path: str) -> sqlite3.Connection:
             log.warning("%s has lost the triggers that keep its log append-only (%s); its history "
                         "may have been rewritten", path, ", ".join(missing))
     except BaseException as exc:
-        if conn is not None:
-            conn.close()
-        if isinstance(exc, StoreError):
+        error = _opening_failed(conn, path, exc)
+        if error is exc:
             raise
-        if isinstance(exc, (ForeignFileError, sqlite3.OperationalError)):
-            raise StoreError(f"Cannot open {path}: {exc}") from exc
-        if isinstance(exc, sqlite3.DatabaseError):
-            raise StoreError(f"{path} is not a hitl_widgets project file ({exc})") from exc
-        raise
+        raise error from exc
     return conn
+
+
+def _opening_failed(conn: sqlite3.Connection | None, path: str, exc: BaseException) -> BaseException:
+    """Close a half-opened connection; the error to raise for ``exc``, saying what the file is."""
+    if conn is not None:
+        conn.close()
+    if isinstance(exc, (ForeignFileError, sqlite3.OperationalError)):
+        return StoreError(f"Cannot open {path}: {exc}")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return StoreError(f"{path} is not a hitl_widgets project file ({exc})")
+    return exc  # ours (a StoreError), or an interrupt: raised as it is
 
 
 def _connect_uri(uri: str) -> sqlite3.Connection:
