@@ -13,7 +13,6 @@ import threading
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
@@ -67,19 +66,6 @@ def _clear():
 def gate(name: str) -> tuple[threading.Event, threading.Event]:
     GATES[name], STARTED[name] = threading.Event(), threading.Event()
     return GATES[name], STARTED[name]
-
-
-@pytest.fixture
-def pool(tmp_path):
-    """300 items in three well-separated blobs; the project, features and true labels."""
-    X, y = make_blobs(n_samples=300, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=1.2,
-                      random_state=0)
-    truth = np.array(LABELS)[y]
-    project = Project(tmp_path / "al.hitl", labels=LABELS)
-    ids = [f"i{k:03d}" for k in range(len(X))]
-    project.add_items([f"point {k}" for k in range(len(X))], id=ids)
-    yield project, X, truth, ids
-    project.close()
 
 
 def label(project, ids, truth, items, annotator="ana"):

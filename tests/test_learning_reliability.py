@@ -25,24 +25,10 @@ from sklearn.svm import LinearSVC
 from hitl_widgets.core import active, learning
 from hitl_widgets.core.active import PoolScorer
 from hitl_widgets.core.learning import ActiveLearning
-from hitl_widgets.core.project import Project
 
 LABELS = ["a", "b", "c"]
 GATES: dict[str, threading.Event] = {}  # by name: sklearn's clone cannot copy an Event
 STARTED: dict[str, threading.Event] = {}
-
-
-@pytest.fixture
-def pool(tmp_path):
-    """300 items in three well-separated blobs; the project, features and true labels."""
-    X, y = make_blobs(n_samples=300, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=1.2,
-                      random_state=0)
-    truth = np.array(LABELS)[y]
-    project = Project(tmp_path / "al.hitl", labels=LABELS)
-    ids = [f"i{k:03d}" for k in range(len(X))]
-    project.add_items([f"point {k}" for k in range(len(X))], id=ids)
-    yield project, X, truth, ids
-    project.close()
 
 
 @pytest.fixture(autouse=True)
