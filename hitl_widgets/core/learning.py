@@ -73,11 +73,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import stats
 from .active import SCORERS, ModelOutputError, PoolScorer, check_proba, diverse_batch, rank
 from .features import features_for
 from .models import check_estimator, fit_clone
 from .routing import check_count, check_rate
+from .stats import wilson_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -707,18 +707,6 @@ class ActiveLearning:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def wilson_interval(successes: int, n: int) -> tuple[float, float] | None:
-    """The Wilson 95 % interval of one proportion as floats; None when n is 0.
-
-    >>> [round(v, 3) for v in wilson_interval(9, 10)]
-    [0.596, 0.982]
-    """
-    if n == 0:
-        return None
-    low, high = stats.wilson_interval(successes, n)
-    return float(low), float(high)
-
-
 class _FitClock:
     """While a fit runs: its start time in the loop's state (read by ``status()``)."""
 

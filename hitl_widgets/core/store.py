@@ -251,9 +251,6 @@ class Store:
     def item_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM items")[0][0]
 
-    def has_item(self, item_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM items WHERE item_id = ?", (item_id,)))
-
     def get_items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
         """The records for these ids (missing ids are left out)."""
         out: dict[str, ItemRecord] = {}
@@ -267,10 +264,6 @@ class Store:
         """(seq, item_id) of items in insertion order, starting at ``seq``."""
         return self._query("SELECT seq, item_id FROM items WHERE seq >= ? ORDER BY seq LIMIT ?",
                            (seq, limit), tuples=True)
-
-    def seq_of(self, item_id: str) -> int | None:
-        rows = self._query("SELECT seq FROM items WHERE item_id = ?", (item_id,))
-        return rows[0][0] if rows else None
 
     def items_table(self) -> list[sqlite3.Row]:
         return self._query(
@@ -373,15 +366,6 @@ class Store:
             )
             out.update({r["item_id"]: _event_dict(r) for r in rows})
         return out
-
-    def annotation_times(self, annotator: str, limit: int) -> list[float]:
-        """Commit times of the annotator's latest annotations, oldest first."""
-        rows = self._query(
-            "SELECT created_at FROM events WHERE annotator = ? AND kind = 'annotation' "
-            "ORDER BY seq DESC LIMIT ?",
-            (annotator, limit),
-        )
-        return [r[0] for r in reversed(rows)]
 
     # -- quality workflow -----------------------------------------------------------------
     @contextmanager

@@ -244,12 +244,6 @@ class AppliedLFs(NamedTuple):
 _PROJECT_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def project_frame(project, column: str = "text"):
-    """The project's items as a frame indexed by item id: ``column`` (the item text), its
-    shown ``fields`` and ``meta`` as columns (a field never overrides the text)."""
-    return _frame_and_version(project, column)[0]
-
-
 def _frame_and_version(project, column: str):
     import json
 

@@ -202,11 +202,6 @@ def _accuracy_columns(cols: np.ndarray, voted: list[np.ndarray], Y: np.ndarray) 
 
 
 # -- majority vote --------------------------------------------------------------------------
-def vote_counts(L, cardinality: int) -> np.ndarray:
-    """(n, cardinality) votes per class: one pass per LF and class over a column, never per row."""
-    return _class_counts(check_L(L, cardinality), cardinality).T
-
-
 def _class_counts(L: np.ndarray, cardinality: int) -> np.ndarray:
     cols = _by_column(L)
     counts = np.zeros((cardinality, L.shape[0]), dtype=np.int16 if L.shape[1] < 32_000
