@@ -3,7 +3,8 @@
 The L matrix follows Snorkel's contract: ``(n_rows, n_lfs)`` ints, ``-1`` abstains; for Snorkel
 LFs it equals ``PandasLFApplier(lfs).apply(df)``. Vectorised LFs (see
 :func:`~hitl_widgets.core.weak.vectorized_lf`) run once on the whole frame; row-wise (Snorkel) LFs
-run together in one pass over the rows, in chunks, on several processes when asked.
+run together in one pass over the rows, in chunks, on several processes when asked; each row
+reaches them as a light read-only row (see :mod:`._lf_row`) holding what Snorkel's Series holds.
 
 What is refused, naming the LF (and the row): duplicate names; a label outside ``-1 ..
 cardinality - 1`` or unknown to ``labels``; a float, even a whole one (``1.0``), and a bool
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ._lf_row import RowSource, change_message
 from .lf_cache import FrameDigests, LFCache, frame_version, lf_fingerprint
 
 FAILED = object()  # a vectorised LF's output when it raised
@@ -139,7 +141,9 @@ def apply_lfs(
 
     Parameters
     ----------
-    df : pandas DataFrame; row-wise LFs get each row as a Series (as in Snorkel).
+    df : pandas DataFrame; row-wise LFs get each row as a light read-only row that reads like
+        the Series Snorkel passes (``x.text``, ``x["text"]``, ``x.get``, ``x.name``; other
+        Series methods on a Series built for that row); LFs with preprocessors get the Series.
     lfs : Snorkel ``LabelingFunction`` objects and/or vectorised LFs, with unique names.
     labels : label names; LFs may then return names (``"spam"``), read as their position.
     cardinality : number of classes, to check outputs (defaults to ``len(labels)``).
@@ -320,10 +324,11 @@ def _run_rowwise(df, rows, step, n_jobs) -> dict[int, tuple[list, LFError | None
     n = len(df)
     bounds = [(a, min(a + CHUNK_ROWS, n)) for a in range(0, n, CHUNK_ROWS)]
     lfs = [lf for _, lf in rows]
+    source = RowSource.of(df)
     jobs = _jobs(n_jobs, n)
     results = []
     if jobs > 1:
-        _FORK_STATE.update(df=df, lfs=lfs)
+        _FORK_STATE.update(df=df, source=source, lfs=lfs)
         try:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(jobs) as pool:
@@ -335,11 +340,13 @@ def _run_rowwise(df, rows, step, n_jobs) -> dict[int, tuple[list, LFError | None
             _FORK_STATE.clear()
     else:
         for a, b in bounds:
-            results.append(_run_chunk(df, lfs, a, b))
+            results.append(_run_chunk(df, source, lfs, a, b))
             if step:
                 step(b)
     for res in results:
         if isinstance(res, _Mutation):
+            if res.message is not None:
+                raise ValueError(res.message)
             _raise_mutation(df, lfs, res.position)
     out = {}
     for k, (j, lf) in enumerate(rows):
@@ -360,16 +367,43 @@ def _jobs(n_jobs: int, n: int) -> int:
 
 
 def _chunk_in_child(bounds: tuple[int, int]):
-    return _run_chunk(_FORK_STATE["df"], _FORK_STATE["lfs"], *bounds)
+    return _run_chunk(_FORK_STATE["df"], _FORK_STATE["source"], _FORK_STATE["lfs"], *bounds)
 
 
 @dataclass
 class _Mutation:
     position: int
+    message: str | None = None  # None: find the LF by re-running each on a copy of the row
 
 
-def _run_chunk(df, lfs, a: int, b: int):
+def _run_chunk(df, source: RowSource | None, lfs, a: int, b: int):
     """Values and failures per LF for rows a..b; or a _Mutation naming the first changed row."""
+    if source is None:
+        return _run_chunk_series(df, lfs, a, b)
+    values: list[list] = [[] for _ in lfs]
+    failures: list[list] = [[] for _ in lfs]
+    # An LF with Snorkel preprocessors gets a real Series, as in Snorkel: its preprocessors copy
+    # it (pickle) and may memoize on it (hashing its items), which the light row does not allow.
+    plan = [(lf, bool(getattr(lf, "_pre", None)), values[k].append, failures[k].append)
+            for k, lf in enumerate(lfs)]
+    opened = source.opened
+    for row in source.rows(a, b):
+        for lf, as_series, put, failed in plan:
+            try:
+                put(lf(source.series(row) if as_series else row))
+            except Exception as exc:  # isolate: this LF abstains on this row only
+                put(-1)
+                failed((row.name, repr(exc)))
+            if opened:
+                source.settle()
+            if source.changed is not None:  # refused by the row, or found on a built Series
+                label, what = source.changed
+                return _Mutation(a, change_message(lf.name, label, what))
+    return values, failures
+
+
+def _run_chunk_series(df, lfs, a: int, b: int):
+    """Rows as pandas Series (frames RowSource does not build), each compared after the LFs."""
     values: list[list] = [[] for _ in lfs]
     failures: list[list] = [[] for _ in lfs]
     state = {"pos": a, "mutated": None}
