@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .lf_cache import LFCache, frame_version, lf_fingerprint
+from .queues import Queue, SequentialQueue
 from .weak_analysis import (
     check_L,
     compare_label_models,
@@ -354,9 +355,10 @@ def store_weak_labels(project, probs, item_ids: Sequence[str], threshold: float 
     return [item_ids[i] for i in order]
 
 
-class WeakLabelQueue:
+class WeakLabelQueue(Queue):
     """Serve the given items first (e.g. those the label model is unsure of), then the rest in
-    the order they were added. Follows the Queue protocol of ``core/session.py``.
+    the order they were added. A :class:`~hitl_widgets.core.queues.Queue`: an item undone
+    anywhere, even in another kernel, is served again.
 
     >>> import tempfile, os
     >>> from hitl_widgets.core.project import Project
@@ -367,8 +369,6 @@ class WeakLabelQueue:
     """
 
     def __init__(self, item_ids: Sequence[str]):
-        from .session import SequentialQueue
-
         if isinstance(item_ids, str):
             raise TypeError("item_ids must be a list of item ids, not one string")
         self.item_ids = list(dict.fromkeys(str(i) for i in item_ids))
@@ -381,5 +381,5 @@ class WeakLabelQueue:
         return out
 
     def reset(self, annotator: str) -> None:
-        """Forget the fallback cursor (after an undo or another kernel's writes)."""
+        """Forget the fallback cursor (after an undo, here or in another kernel)."""
         self._rest.reset(annotator)
