@@ -327,6 +327,14 @@ def test_something_that_is_not_a_queue_is_refused_when_the_session_starts(tmp_pa
     project.close()
 
 
+def test_a_weak_label_queue_refuses_ids_that_are_not_items(tmp_path):
+    project = _project(tmp_path / "weak.hitl")
+    with pytest.raises(KeyError, match=r"\['nope'\].*project.items\(\)"):
+        LabelingSession(project, "ana", queue=WeakLabelQueue(["i03", "nope"])).window()
+    assert project.events().empty
+    project.close()
+
+
 def test_a_queue_subclass_without_next_ids_cannot_be_made():
     class Half(Queue):
         pass

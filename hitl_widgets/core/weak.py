@@ -373,8 +373,12 @@ class WeakLabelQueue(Queue):
             raise TypeError("item_ids must be a list of item ids, not one string")
         self.item_ids = list(dict.fromkeys(str(i) for i in item_ids))
         self._rest = SequentialQueue()
+        self._checked_in = None  # the project whose items the ids were checked against
 
     def next_ids(self, project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        if self._checked_in is not project:
+            _check_known(project, self.item_ids)
+            self._checked_in = project
         out = [i for i in self.item_ids if i not in exclude][:n]
         if len(out) < n:
             out += self._rest.next_ids(project, annotator, exclude | set(out), n - len(out))
@@ -383,3 +387,12 @@ class WeakLabelQueue(Queue):
     def reset(self, annotator: str) -> None:
         """Forget the fallback cursor (after an undo, here or in another kernel)."""
         self._rest.reset(annotator)
+
+
+def _check_known(project, item_ids: list[str]) -> None:
+    known = project.store.get_items(item_ids)
+    missing = [i for i in item_ids if i not in known]
+    if missing:
+        raise KeyError(f"WeakLabelQueue was given item id(s) {missing[:5]!r} ({len(missing)} in "
+                       "all) that are not items of this project; give ids from project.items(), "
+                       "e.g. the ones store_weak_labels returned")
