@@ -1,6 +1,6 @@
 """The live active-learning loop: a queue that ranks items by a model retrained in the background.
 
-:class:`ActiveLearning` is a :class:`~hitl_widgets.core.session.Queue`: give it to a Labeler
+:class:`ActiveLearning` is a :class:`~hitl_widgets.core.queues.Queue`: give it to a Labeler
 (``hw.Labeler(project, annotator="ana", queue=al)``) and the annotator is served the items the
 model is least sure about. The annotator never waits for the model:
 
@@ -76,6 +76,7 @@ import numpy as np
 from .active import SCORERS, ModelOutputError, PoolScorer, check_proba, diverse_batch, rank
 from .features import features_for
 from .models import check_estimator, fit_clone
+from .queues import Queue
 from .routing import check_count, check_rate
 from .stats import wilson_interval
 
@@ -93,7 +94,7 @@ CLOSE_TIMEOUT = 5.0  # seconds close() waits for a running fit before leaving it
 SLOW_FIT_SECONDS = 60.0  # status() warns about a fit running longer than this
 
 
-class ActiveLearning:
+class ActiveLearning(Queue):
     """Serve the items a model is least sure about; retrain it in the background.
 
     Parameters
@@ -192,6 +193,7 @@ class ActiveLearning:
         self._outside_error: str | None = None  # why, until the pool takes them
         self._loop = _running_loop()
         self._load_state()
+        self._retracted = project.store.max_seq(("retraction",))  # the newest undo reset() saw
         self._unsubscribe = project.subscribe(self._on_project_change)
 
     # -- the Queue protocol: the UI path, no model call -------------------------------------
@@ -220,6 +222,20 @@ class ActiveLearning:
             if self._order is order:
                 self._cursor = max(self._cursor, cursor)
         return out
+
+    def reset(self, annotator: str) -> None:
+        """After an undo anywhere (another kernel too): items whose labels were all retracted
+        are open again. Reads the labels only when a retraction is newer than the last seen."""
+        latest = self.project.store.max_seq(("retraction",))
+        if latest == self._retracted:
+            return
+        labeled = {r["item_id"] for r in self.project.store.current_labels()
+                   if r["annotator"] != self.model_annotator or r["source"] != "model"}
+        with self._lock:
+            self._retracted = latest
+            # In place, like every other change to it: next_ids may be testing membership.
+            self._taken &= labeled | set(self._auto)
+            self._cursor = 0
 
     # -- retraining -------------------------------------------------------------------------
     def retrain(self, wait: bool = False) -> None:

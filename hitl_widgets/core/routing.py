@@ -1,6 +1,6 @@
 """Who labels what: overlap with leases, hidden gold items, and the adjudication queue.
 
-Two :class:`~hitl_widgets.core.session.Queue` implementations:
+Two :class:`~hitl_widgets.core.queues.Queue` implementations:
 
 - :class:`OverlapQueue` serves each item to ``k`` annotators (the project's default, or a per-item
   override, plus one more per open spot-check or relabel request), never to one who already
@@ -62,6 +62,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .queues import Queue
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,7 +184,7 @@ def _known_ids(project: Project, item_ids: Sequence[Any]) -> list[str]:
 
 
 
-class _Leasing:
+class _Leasing(Queue):
     """Leases shared by both queues: keep one's own, renew them before they lapse, release them."""
 
     def __init__(self, lease_s: float):
@@ -270,6 +272,10 @@ class OverlapQueue(_Leasing):
     def release(self, project: Project, annotator: str, item_ids: Sequence[str]) -> int:
         """End this annotator's leases on these items and on the one kept unseen for them."""
         return super().release(project, annotator, [*item_ids, *self._kept.pop(annotator, [])])
+
+    def reset(self, annotator: str) -> None:
+        """Forget this annotator's cursor: an item it passed as excluded may be open again."""
+        self._cursor.pop(annotator, None)
 
     def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
         """Up to ``n`` items for ``annotator``: the ones they hold first, then new slots."""

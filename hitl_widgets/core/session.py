@@ -26,65 +26,25 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol
 
 from .media import MediaError, read_below, sniff_mime
 from .project import Project
+from .queues import Queue, SequentialQueue
+
+__all__ = ["LabelingSession", "Queue", "SequentialQueue"]
 
 MAX_TEXT_CHARS = 100_000  # beyond this the view gets the head and a note; the store keeps all
 RATE_WINDOW = 20  # annotations that the items-per-minute figure looks back over
 RATE_MAX_AGE_S = 15 * 60  # a break longer than this does not drag the rate down
 
 
-class Queue(Protocol):
-    """Chooses the order of items. Active learning plugs in here.
-
-    Optional attributes change what a session does (see core/routing.py): ``blind = True``
-    sends no suggestions; ``reveals_labels = True`` adds the other annotators' labels to each
-    payload (``others``) and ``resolves = True`` records labels as resolutions (adjudication);
-    ``still_open(project, annotator, ids)`` filters skipped items before they come back;
-    ``release(project, annotator, ids)`` frees what a closing session's window held;
-    ``progress_counts(project, annotator)`` gives the progress line's (done, total);
-    ``describe()`` a few words the progress line shows (e.g. ``"model m3, retraining"``).
-    """
-
-    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
-        """Up to ``n`` item ids to show next, none of them in ``exclude``."""
-
-
-class SequentialQueue:
-    """Items in the order they were added: the default queue."""
-
-    def __init__(self) -> None:
-        self._cursor: dict[str, int] = {}  # per annotator: no pending item before this seq
-
-    def next_ids(self, project: Project, annotator: str, exclude: set[str], n: int) -> list[str]:
-        out: list[str] = []
-        seq = self._cursor.get(annotator, 0)
-        leading = True
-        while len(out) < n:
-            rows = project.store.item_ids_from(seq, max(64, 4 * n))
-            if not rows:
-                break
-            for row_seq, item_id in rows:
-                if item_id in exclude:
-                    if leading:  # everything up to here is done: start after it next time
-                        self._cursor[annotator] = row_seq + 1
-                    continue
-                leading = False
-                out.append(item_id)
-                if len(out) == n:
-                    break
-            seq = rows[-1][0] + 1
-        return out
-
-    def reset(self, annotator: str) -> None:
-        """Forget the cursor (after an undo or another kernel's writes)."""
-        self._cursor.pop(annotator, None)
-
-
 class LabelingSession:
-    """The items one annotator sees next and the actions they take on them."""
+    """The items one annotator sees next and the actions they take on them.
+
+    ``queue`` chooses the order (default: a :class:`SequentialQueue`). It is a :class:`Queue`,
+    or any object with ``next_ids``, adapted once here (see :class:`Queue`); ``self.queue`` is
+    the :class:`Queue` the session uses.
+    """
 
     def __init__(self, project: Project, annotator: str, *, queue: Queue | None = None,
                  prefetch: int = 8):
@@ -94,12 +54,13 @@ class LabelingSession:
             raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
         self.project = project
         self.annotator = annotator
-        self.queue = queue if queue is not None else SequentialQueue()
+        self.queue = Queue.adapt(queue if queue is not None else SequentialQueue())
         self.prefetch = prefetch
         self._front: list[str] = []  # undone items, shown before the queue's choice
         self._times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._acting = False  # True while this session writes, so its own events don't reload
         self._window: list[str] = []  # the latest window: what close() releases
+        self._retracted = -1  # the newest retraction the queue was reset after
         self._reload()
         self._unsubscribe = project.subscribe(self._on_project_change)
 
@@ -115,8 +76,8 @@ class LabelingSession:
         if len(ids) < self.prefetch:  # skipped items come back once the rest are done
             later = sorted(self._skipped, key=self._skipped.__getitem__)
             later = [i for i in later if i not in ids]
-            if hasattr(self.queue, "still_open"):  # an overlap queue may have filled them since
-                later = self.queue.still_open(self.project, self.annotator, later)
+            # an overlap queue may have filled them since
+            later = self.queue.still_open(self.project, self.annotator, later)
             ids += later[: self.prefetch - len(ids)]
         self._window = ids
         return ids
@@ -124,9 +85,9 @@ class LabelingSession:
     def payloads(self, item_ids: Sequence[str]) -> tuple[list[dict], list[bytes]]:
         """What the view needs to draw these items: JSON payloads plus image buffers."""
         records = self.project.store.get_items(item_ids)
-        blind = getattr(self.queue, "blind", False)  # suggestions may echo others' labels
-        suggestions = {} if blind else self.project.store.latest_suggestions(list(records))
-        others = self._others(list(records)) if getattr(self.queue, "reveals_labels", False) else None
+        # A blind queue's sessions send no suggestions: they may echo others' labels.
+        suggestions = {} if self.queue.blind else self.project.store.latest_suggestions(list(records))
+        others = self._others(list(records)) if self.queue.reveals_labels else None
         payloads, buffers = [], []
         for item_id in item_ids:
             if item_id in records:
@@ -142,15 +103,16 @@ class LabelingSession:
 
     def progress(self) -> dict:
         """done / total for this annotator, items per minute, seconds left."""
-        total = self.project.store.item_count()
-        done = len(self._done)
-        if hasattr(self.queue, "progress_counts"):
-            done, total = self.queue.progress_counts(self.project, self.annotator)
+        counts = self.queue.progress_counts(self.project, self.annotator)
+        if counts is None:
+            counts = len(self._done), self.project.store.item_count()
+        done, total = counts
         rate = self._per_minute()
         eta = (total - done) / rate * 60 if rate else None
         out = {"done": done, "total": total, "per_minute": rate, "eta_seconds": eta}
-        if hasattr(self.queue, "describe"):  # e.g. active learning: "model m3, retraining"
-            out["queue"] = str(self.queue.describe())[:80]
+        words = str(self.queue.describe())[:80]  # e.g. active learning: "model m3, retraining"
+        if words:
+            out["queue"] = words
         return out
 
     # -- actions --------------------------------------------------------------------------
@@ -169,7 +131,7 @@ class LabelingSession:
             raise TypeError("suggestion_version must be a model version string like 'm3' or "
                             f"None; got {type(suggestion_version).__name__}")
         with self._own_write():
-            if getattr(self.queue, "resolves", False):  # an adjudicator's label settles the item
+            if self.queue.resolves:  # an adjudicator's label settles the item
                 seq = self.project.resolve(item_id, labels, annotator=self.annotator,
                                            ms_on_item=ms_on_item)
             else:
@@ -224,7 +186,7 @@ class LabelingSession:
         with leases frees them for other annotators at once)."""
         self._unsubscribe()
         window, self._window = [i for i in self._window if i not in self._done], []
-        if window and hasattr(self.queue, "release") and not self.project.store.closed:
+        if window and not self.project.store.closed:
             self.queue.release(self.project, self.annotator, window)
 
     # -- state ----------------------------------------------------------------------------
@@ -247,9 +209,15 @@ class LabelingSession:
         return self._acting
 
     def _reload(self) -> None:
-        self._version = self.project.store.data_version()
-        self._done, self._skipped = self.project.store.annotator_state(self.annotator)
-        if isinstance(self.queue, SequentialQueue):
+        """Read the annotator's labels and skips again. After an undo (here or in another
+        connection) the queue forgets its place for this annotator, so the undone item is served
+        again (the Queue contract); other writes leave its place alone."""
+        store = self.project.store
+        self._version = store.data_version()
+        self._done, self._skipped = store.annotator_state(self.annotator)
+        retracted = store.max_seq(("retraction",))
+        if retracted != self._retracted:
+            self._retracted = retracted
             self.queue.reset(self.annotator)
 
     def _sync(self) -> None:

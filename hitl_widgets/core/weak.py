@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .lf_cache import LFCache, frame_version, lf_fingerprint
+from .queues import Queue, SequentialQueue
 from .weak_analysis import (
     check_L,
     compare_label_models,
@@ -348,9 +349,10 @@ def store_weak_labels(project, probs, item_ids: Sequence[str], threshold: float 
     return [item_ids[i] for i in order]
 
 
-class WeakLabelQueue:
+class WeakLabelQueue(Queue):
     """Serve the given items first (e.g. those the label model is unsure of), then the rest in
-    the order they were added. Follows the Queue protocol of ``core/session.py``.
+    the order they were added. A :class:`~hitl_widgets.core.queues.Queue`: an item undone
+    anywhere, even in another kernel, is served again.
 
     >>> import tempfile, os
     >>> from hitl_widgets.core.project import Project
@@ -361,19 +363,30 @@ class WeakLabelQueue:
     """
 
     def __init__(self, item_ids: Sequence[str]):
-        from .session import SequentialQueue
-
         if isinstance(item_ids, str):
             raise TypeError("item_ids must be a list of item ids, not one string")
         self.item_ids = list(dict.fromkeys(str(i) for i in item_ids))
         self._rest = SequentialQueue()
+        self._checked_in = None  # the project whose items the ids were checked against
 
     def next_ids(self, project, annotator: str, exclude: set[str], n: int) -> list[str]:
+        if self._checked_in is not project:
+            _check_known(project, self.item_ids)
+            self._checked_in = project
         out = [i for i in self.item_ids if i not in exclude][:n]
         if len(out) < n:
             out += self._rest.next_ids(project, annotator, exclude | set(out), n - len(out))
         return out
 
     def reset(self, annotator: str) -> None:
-        """Forget the fallback cursor (after an undo or another kernel's writes)."""
+        """Forget the fallback cursor (after an undo, here or in another kernel)."""
         self._rest.reset(annotator)
+
+
+def _check_known(project, item_ids: list[str]) -> None:
+    known = project.store.get_items(item_ids)
+    missing = [i for i in item_ids if i not in known]
+    if missing:
+        raise KeyError(f"WeakLabelQueue was given item id(s) {missing[:5]!r} ({len(missing)} in "
+                       "all) that are not items of this project; give ids from project.items(), "
+                       "e.g. the ones store_weak_labels returned")
