@@ -84,6 +84,18 @@ def test_fast_rank_equals_the_full_sort(seed):
     assert fast.tolist() == full.tolist()
 
 
+@pytest.mark.parametrize("ties", ["none", "a block", "mostly"])
+def test_ranking_the_whole_pool_equals_the_full_sort(ties):
+    g = np.random.default_rng(1)
+    scores = {"none": g.random(50_000), "mostly": g.integers(0, 20, 50_000) / 20,
+              "a block": np.r_[g.random(40_000), np.full(10_000, 0.5)]}[ties]
+    labeled = g.choice(50_000, 5_000, replace=False)
+    for exclude in (None, labeled):
+        fast = rank(scores, 50_000, np.random.default_rng(3), exclude=exclude)
+        full = rank_reference(scores, 50_000, np.random.default_rng(3), exclude=exclude)
+        assert fast.tolist() == full.tolist()
+
+
 def test_rank_of_a_million_scores_equals_the_full_sort():
     scores = np.random.default_rng(0).random(1_000_000).round(4)  # many ties
     labeled = np.arange(0, 1_000_000, 997)

@@ -194,8 +194,7 @@ def rank(scores, n: int, rng: np.random.Generator, *, exclude=None) -> np.ndarra
         values = _checked_scores(scores)
         excluded = _Excluded(exclude, values.size)
         cand, cand_scores = _candidates(values, excluded, n)
-    order = np.lexsort((_tie_keys(cand, salt), -cand_scores))
-    return cand[order[:n]].astype(np.intp, copy=False)
+    return cand[_score_then_key(cand, cand_scores, salt)[:n]].astype(np.intp, copy=False)
 
 
 def rank_reference(scores, n: int, rng: np.random.Generator, *, exclude=None) -> np.ndarray:
@@ -331,6 +330,24 @@ def _device_candidates(scores, n: int, excluded: _Excluded):
         keep = ~excluded.contains(cand_np)
         cand_np, vals_np = cand_np[keep], vals_np[keep]
     return cand_np, vals_np
+
+
+def _score_then_key(cand: np.ndarray, cand_scores: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """Positions of ``cand`` by (score descending, tie key ascending), the order of
+    ``rank_reference``'s lexsort: with few ties, one stable sort by score and then the tie keys
+    of the tied runs only (less than half a lexsort's time on 1M scores)."""
+    pos = np.argsort(-cand_scores, kind="stable")
+    ordered = cand_scores[pos]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return pos
+    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    if tied.size > cand.size // 4:  # mostly ties (e.g. rounded scores): one lexsort is faster
+        return np.lexsort((_tie_keys(cand, salt), -cand_scores))
+    run = np.cumsum(np.r_[True, ~same])  # which run of equal scores each place is in
+    within = np.lexsort((_tie_keys(cand[pos[tied]], salt), run[tied]))
+    pos[tied] = pos[tied[within]]
+    return pos
 
 
 def _tie_keys(idx: np.ndarray, salt: np.uint64) -> np.ndarray:
