@@ -29,7 +29,7 @@ import numpy as np
 
 # Every strategy name the engine knows, in one list: ActiveLearning, PoolScorer and
 # hw.simulate accept these (check_strategy) and the docs list them in this order.
-STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse", "bald")
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", "diverse", "bald")
 PROBA_ROW_SUM_TOL = 1e-3  # calibrated models' rows may sum to 1 only approximately
 PROBA_RANGE_TOL = 1e-6  # float rounding just outside [0, 1]
 _HOW = ("wrap the model in CalibratedClassifierCV(model, ensemble=False), or use a model whose "
@@ -459,7 +459,7 @@ def check_strategy(strategy: str, model: Any = None) -> str:
     >>> check_strategy("margn")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown strategy 'margn'; expected one of ['least_confidence', 'margin', 'entropy', 'random', 'diverse', 'bald']
+    ValueError: Unknown strategy 'margn'; expected one of ['random', 'least_confidence', 'margin', 'entropy', 'diverse', 'bald']
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"Unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
@@ -568,8 +568,8 @@ class PoolScorer:
 
     Parameters
     ----------
-    strategy : one of ``STRATEGIES``: ``least_confidence``, ``margin``, ``entropy``,
-        ``random`` (a seeded random order; given a model, its predictions are still kept),
+    strategy : one of ``STRATEGIES``: ``random`` (a seeded random order; given a model, its
+        predictions are still kept), ``least_confidence``, ``margin``, ``entropy``,
         ``diverse`` (margin scores, the head of the order in batches by :func:`diverse_batch`
         on the features) or ``bald`` (MC dropout; a TorchClassifier with dropout).
     rng, seed : a numpy Generator, or a seed for one (default seed 0); never the global RNG.

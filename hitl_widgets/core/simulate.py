@@ -40,7 +40,7 @@ import pandas as pd
 from . import active
 from .models import check_estimator, fit_clone
 
-DEFAULT_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "diverse")
+DEFAULT_STRATEGIES = tuple(s for s in active.STRATEGIES if s != "bald")  # BALD needs dropout
 CURVE_COLUMNS = ["strategy", "seed", "n_labels", "accuracy"]
 HOLDOUT_SHARE = 0.25
 HOLDOUT_SEED = 0
