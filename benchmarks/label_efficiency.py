@@ -31,8 +31,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import hitl_widgets as hw
+from hitl_widgets.core.simulate import DEFAULT_STRATEGIES
 
-STRATEGIES = ["random", "least_confidence", "margin", "entropy", "diverse"]
+STRATEGIES = list(DEFAULT_STRATEGIES)  # every strategy but BALD (it needs a torch model)
 CHECKPOINTS = [50, 100, 200, 300]
 CHROMIUM = "/usr/bin/chromium"
 

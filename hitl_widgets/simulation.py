@@ -82,7 +82,10 @@ def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES
     items for every strategy of a seed), then repeat: fit a clone of ``model`` on the labels so
     far (your object is never fitted), record its accuracy on ``test``, and add the ``step``
     items the strategy picks from the unlabeled rest, with their true ``y``, until ``budget``
-    labels.
+    labels. The picks are made by the live loop's own code: each round ranks the pool as
+    ``hw.ActiveLearning(strategy=..., seed=seed, batch_size=step, explore=explore)`` does after
+    a retrain (:func:`~hitl_widgets.core.active.asking_order`), and takes the first ``step``
+    unlabeled items of that order.
 
     Parameters
     ----------
@@ -91,15 +94,18 @@ def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES
     model : a scikit-learn-style classifier with ``predict_proba``; default
         ``LogisticRegression(max_iter=1000)``. A ``random_state`` left at None is set to each
         seed on the copy, so runs repeat.
-    strategies : any of ``"random"``, ``"least_confidence"``, ``"margin"``, ``"entropy"`` (the
-        scores in :mod:`hitl_widgets.core.active`) and ``"diverse"`` (margin scores, batch chosen
-        by k-center greedy on ``X`` with :func:`~hitl_widgets.core.active.diverse_batch`).
+    strategies : any of ``hitl_widgets.core.active.STRATEGIES``: ``"random"``,
+        ``"least_confidence"``, ``"margin"``, ``"entropy"`` (the scores in
+        :mod:`hitl_widgets.core.active`), ``"diverse"`` (margin scores, batch chosen by k-center
+        greedy on ``X`` with :func:`~hitl_widgets.core.active.diverse_batch`) and ``"bald"``
+        (MC dropout; a ``TorchClassifier`` with ``dropout > 0``).
     seeds : how many repeats (seeds ``0 .. seeds-1``) or a list of seeds.
     budget : labels at the end, counting the ``initial`` ones.
     initial, step : size of the first random set, and of each batch after it.
     test : ``(X_test, y_test)`` to measure accuracy on. With None, a stratified 25 % of the rows
         (seed 0) is held out for that and the rest is the pool; ``result.notes`` says so.
-    explore : share of each batch drawn at random instead of by the strategy.
+    explore : the probability that a place in the asking order goes to a random item instead
+        (about that share of each batch), as in ``hw.ActiveLearning``.
     stratify : draw the initial set with every class in proportion (needs ``initial`` >= the
         number of classes).
     n_jobs : worker processes for the (strategy, seed) runs (joblib); results do not depend on it.
@@ -113,8 +119,9 @@ def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES
     Raises
     ------
     TypeError : the model has no ``predict_proba``.
-    ValueError : X and y differ in length, X has NaN, ``y`` has one class, an unknown strategy,
-        ``budget < initial``, ``seeds < 1``, or a budget larger than the pool.
+    ValueError : X and y differ in length, X has NaN, ``y`` has one class, an unknown strategy
+        (or ``"bald"`` for a model without dropout), ``budget < initial``, ``seeds < 1``, or a
+        budget larger than the pool.
     """
     run = run_simulation(X, y, model=model, strategies=strategies, seeds=seeds, budget=budget,
                          initial=initial, step=step, test=test, explore=explore,

@@ -1,5 +1,5 @@
-"""Acquisition scores against hand-computed values, the seeded ranking rule, batch diversity,
-BALD, and the PoolScorer's kept scores."""
+"""Acquisition scores against hand-computed values, the seeded ranking rule, the one ranking
+policy (asking_order), batch diversity, BALD, and the PoolScorer's kept scores and order."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import torch
 
 from hitl_widgets.core import active
 from hitl_widgets.core.active import (
-    SCORING,
     STRATEGIES,
     PoolScorer,
+    asking_order,
     bald,
+    check_strategy,
     diverse_batch,
     entropy,
     least_confidence,
@@ -78,10 +79,20 @@ def test_fast_rank_equals_the_full_sort(seed):
     scores = g.integers(0, 4, size).astype(float) if seed % 2 else g.random(size)
     exclude = [None, g.random(size) < 0.3, g.choice(size, size // 3, replace=False)][seed % 3]
     n = int(g.integers(1, 120))
-    for explore in (0.0, 0.25):
-        fast = rank(scores, n, np.random.default_rng(seed), exclude=exclude, explore=explore)
-        full = rank_reference(scores, n, np.random.default_rng(seed), exclude=exclude,
-                              explore=explore)
+    fast = rank(scores, n, np.random.default_rng(seed), exclude=exclude)
+    full = rank_reference(scores, n, np.random.default_rng(seed), exclude=exclude)
+    assert fast.tolist() == full.tolist()
+
+
+@pytest.mark.parametrize("ties", ["none", "a block", "mostly"])
+def test_ranking_the_whole_pool_equals_the_full_sort(ties):
+    g = np.random.default_rng(1)
+    scores = {"none": g.random(50_000), "mostly": g.integers(0, 20, 50_000) / 20,
+              "a block": np.r_[g.random(40_000), np.full(10_000, 0.5)]}[ties]
+    labeled = g.choice(50_000, 5_000, replace=False)
+    for exclude in (None, labeled):
+        fast = rank(scores, 50_000, np.random.default_rng(3), exclude=exclude)
+        full = rank_reference(scores, 50_000, np.random.default_rng(3), exclude=exclude)
         assert fast.tolist() == full.tolist()
 
 
@@ -118,24 +129,10 @@ def test_rank_never_picks_excluded_items():
     assert rank(scores, 3, rng, exclude=mask).tolist() == [4, 3, 2]
     assert rank(scores, 20, rng, exclude=mask).tolist() == [4, 3, 2, 1, 0]
     assert rank(scores, 3, rng, exclude=np.ones(10, bool)).tolist() == []
-    picks = rank(scores, 10, rng, exclude=mask, explore=0.5)
-    assert sorted(picks.tolist()) == [0, 1, 2, 3, 4]
-
-
-def test_rank_explore_draws_its_share_from_the_rest_of_the_pool():
-    scores = np.linspace(0, 1, 1000)
-    exclude = np.arange(0, 1000, 2)
-    for seed in range(20):
-        picks = rank(scores, 10, np.random.default_rng(seed), explore=0.3, exclude=exclude)
-        assert picks[:7].tolist() == [999, 997, 995, 993, 991, 989, 987]
-        assert len(set(picks.tolist())) == 10
-        assert not set(picks[7:].tolist()) & set(picks[:7].tolist())
-        assert all(p % 2 == 1 for p in picks.tolist())
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"rng": 0}, TypeError, "Generator"),
-    ({"explore": 1.5}, ValueError, "between 0 and 1"),
     ({"scores": np.array([0.1, np.nan])}, ValueError, "NaN"),
     ({"scores": np.zeros((2, 2))}, ValueError, "1-D"),
     ({"exclude": np.zeros(3, bool)}, ValueError, "shape"),
@@ -149,6 +146,93 @@ def test_rank_refuses_bad_input_with_advice(kwargs, error, match):
 
 
 # -- BALD -----------------------------------------------------------------------------------
+# -- the ranking policy ---------------------------------------------------------------------
+def test_asking_order_puts_every_item_once_by_score_with_the_seeded_tie_rule():
+    scores = np.random.default_rng(0).integers(0, 5, 2000) / 4  # many ties
+    order = asking_order(scores, np.random.default_rng(3))
+    assert sorted(order.tolist()) == list(range(2000))
+    assert np.all(np.diff(scores[order]) <= 0)
+    # One draw from the caller's stream seeds the tie rule's own stream.
+    ties = np.random.default_rng(np.random.SeedSequence(
+        int(np.random.default_rng(3).integers(2**63))).spawn(3)[0])
+    assert order.tolist() == rank(scores, 2000, ties).tolist()
+    assert order.tolist() == asking_order(scores, np.random.default_rng(3)).tolist()
+    assert order.tolist() != asking_order(scores, np.random.default_rng(4)).tolist()
+
+
+def test_asking_order_random_is_a_seeded_permutation_whatever_the_scores():
+    a = asking_order(np.arange(300.0), np.random.default_rng(1), strategy="random")
+    b = asking_order(None, np.random.default_rng(1), strategy="random")  # no scores
+    assert sorted(a.tolist()) == list(range(300)) and a.tolist() != list(range(299, -1, -1))
+    assert b.size == 0
+    again = asking_order(np.zeros(300), np.random.default_rng(1), strategy="random")
+    assert a.tolist() == again.tolist()
+
+
+def test_asking_order_advances_the_callers_stream_by_one_draw_whatever_it_does():
+    scores, emb = np.random.default_rng(0).random(500), np.random.default_rng(1).random((500, 3))
+    after = []
+    for kwargs in ({}, {"strategy": "random"}, {"explore": 0.4},
+                   {"strategy": "diverse", "features": emb, "head": 50}):
+        rng = np.random.default_rng(9)
+        asking_order(scores, rng, **kwargs)
+        after.append(rng.integers(2**63))
+    assert len(set(after)) == 1
+
+
+def test_asking_order_diverse_fills_the_head_in_fresh_batches_and_the_first_batch_ignores_head():
+    g = np.random.default_rng(0)
+    emb = np.repeat(g.normal(0, 10, (30, 2)), 20, axis=0) + g.normal(0, 0.01, (600, 2))
+    scores = g.random(600)
+    labeled = g.choice(600, 100, replace=False)
+    long = asking_order(scores, np.random.default_rng(5), strategy="diverse", features=emb,
+                        exclude=labeled, batch_size=10, head=40)
+    short = asking_order(scores, np.random.default_rng(5), strategy="diverse", features=emb,
+                         exclude=labeled, batch_size=10, head=10)
+    assert long[:10].tolist() == short[:10].tolist()
+    assert sorted(long.tolist()) == list(range(600))  # labeled items stay in the order
+    assert not set(long[:40].tolist()) & set(labeled.tolist())
+    first = diverse_batch(emb, scores, 10, np.random.default_rng(np.random.SeedSequence(
+        int(np.random.default_rng(5).integers(2**63))).spawn(3)[1]), exclude=labeled)
+    assert long[:10].tolist() == first.tolist()
+
+
+def test_asking_order_explore_gives_about_that_share_of_places_to_random_items():
+    scores = np.linspace(0, 1, 10_000)
+    by_score = asking_order(scores, np.random.default_rng(0))
+    for seed in range(5):
+        order = asking_order(scores, np.random.default_rng(seed), explore=0.3)
+        assert sorted(order.tolist()) == list(range(10_000))
+        # ~30 % of the first 1000 places are random items, most of them from outside the top
+        outside = np.mean(~np.isin(order[:1000], by_score[:1000]))
+        assert 0.2 < outside < 0.35
+    assert asking_order(scores, np.random.default_rng(7), explore=0.3).tolist() == \
+        asking_order(scores, np.random.default_rng(7), explore=0.3).tolist()
+    assert asking_order(scores, np.random.default_rng(7), explore=1.0).tolist() != \
+        by_score.tolist()
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"rng": 0}, TypeError, "Generator"),
+    ({"explore": 1.5}, ValueError, "between 0 and 1"),
+    ({"strategy": "margn"}, ValueError, r"Unknown strategy 'margn'; expected one of \['random"),
+])
+def test_asking_order_refuses_bad_input_with_advice(kwargs, error, match):
+    args = {"rng": np.random.default_rng(0), **kwargs}
+    with pytest.raises(error, match=match):
+        asking_order(np.array([0.1, 0.2]), args.pop("rng"), **args)
+
+
+def test_one_list_of_strategy_names_and_bald_needs_dropout():
+    assert STRATEGIES == ("random", "least_confidence", "margin", "entropy", "diverse", "bald")
+    assert set(active.SCORERS) < set(STRATEGIES)
+    assert [check_strategy(s) for s in STRATEGIES] == list(STRATEGIES)
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(ValueError, match="TorchClassifier\\(dropout=0.2\\).*LogisticRegression"):
+        check_strategy("bald", LogisticRegression())
+
+
 def test_bald_equals_the_hand_computed_mutual_information():
     passes = np.array([[[0.9, 0.1]], [[0.5, 0.5]]])
     mean_entropy = (-(0.9 * math.log(0.9) + 0.1 * math.log(0.1)) + math.log(2)) / 2
@@ -233,8 +317,14 @@ def test_pool_scorer_next_uses_kept_scores_without_calling_the_model():
         assert not labeled & set(picks.tolist())
         labeled |= set(picks.tolist())
     assert model.calls == calls
-    expected = rank(margin(model.predict_proba(X)), 5, np.random.default_rng(0))
-    assert PoolScorer("margin", seed=0).rescore(model, X).next(5).tolist() == expected.tolist()
+    expected = asking_order(margin(model.predict_proba(X)), np.random.default_rng(0))
+    scorer = PoolScorer("margin", seed=0).rescore(model, X)
+    assert scorer.order.tolist() == expected.tolist()
+    assert scorer.next(5).tolist() == expected[:5].tolist()
+    assert scorer.next(5, exclude=expected[[0, 2]]).tolist() == expected[[1, 3, 4, 5, 6]].tolist()
+    mask = np.zeros(500, bool)
+    mask[expected[:499]] = True
+    assert scorer.next(5, exclude=mask).tolist() == expected[499:].tolist()
 
 
 def test_pool_scorer_keeps_predictions_and_counts_versions():
@@ -295,8 +385,7 @@ def test_pool_scorer_scores_a_torch_classifier_in_torch():
 def test_pool_scorer_refuses_unknown_strategy_and_early_next():
     with pytest.raises(ValueError) as info:
         PoolScorer("uncertainty")
-    assert all(name in str(info.value) for name in (*STRATEGIES, "diverse"))
-    assert set(STRATEGIES) | {"diverse"} <= set(SCORING)
+    assert all(name in str(info.value) for name in STRATEGIES)
     with pytest.raises(ValueError, match="rescore"):
         PoolScorer().next(1)
     with pytest.raises(TypeError):

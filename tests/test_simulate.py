@@ -16,10 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 from statsmodels.stats.weightstats import DescrStatsW
 
 import hitl_widgets as hw
-from hitl_widgets.core.simulate import VALID_STRATEGIES, labels_to_reach, summarize
+from hitl_widgets.core.active import STRATEGIES
+from hitl_widgets.core.learning import ActiveLearning
+from hitl_widgets.core.project import Project
+from hitl_widgets.core.simulate import DEFAULT_STRATEGIES, labels_to_reach, summarize
 from hitl_widgets.simulation import SimulationResult
 
-ALL = list(VALID_STRATEGIES)
+ALL = list(DEFAULT_STRATEGIES)  # every strategy but BALD, which needs a torch model
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +100,46 @@ def test_margin_asks_for_the_items_a_fitted_model_is_least_sure_of(iris):
     margins = proba[:, -1] - proba[:, -2]
     picked = np.isin(pool, order[10:])
     assert margins[picked].max() <= margins[~picked].min() + 1e-12
+
+
+REPLAY = [("random", 0.0), ("margin", 0.0), ("entropy", 0.0), ("diverse", 0.0),
+          ("margin", 0.3), ("diverse", 0.3)]
+
+
+@pytest.mark.parametrize(("strategy", "explore"), REPLAY, ids=[f"{s}-{e}" for s, e in REPLAY])
+def test_the_simulation_asks_for_what_the_live_loop_serves(iris, tmp_path, strategy, explore):
+    # The teaching mode replays the live engine: label in a real project what the simulation
+    # labelled so far, let ActiveLearning (same seed, batch and explore) retrain, and the
+    # next items it serves are the ones the simulation asked for in that round.
+    X, y = iris
+    result = small(X, y, strategies=[strategy], seeds=[3], budget=40, test=(X, y),
+                   explore=explore)
+    order = result.order[(strategy, 3)]
+    project = Project(tmp_path / "replay.hitl", labels=["0", "1", "2"])
+    ids = [f"r{k}" for k in range(len(y))]
+    project.add_items([f"row {k}" for k in range(len(y))], id=ids)
+    al = ActiveLearning(project, model=LogisticRegression(max_iter=500), features=X,
+                        strategy=strategy, seed=3, batch_size=10, explore=explore,
+                        retrain_every=10_000, test=(X, y))
+    try:
+        for start in (10, 20, 30):
+            for row in order[start - 10:start]:
+                project.annotate(ids[row], str(y[row]), annotator="ana")
+            al.retrain(wait=True)
+            assert al.status()["error"] is None
+            served = al.next_ids(project, "ana", set(), 10)
+            assert served == [ids[row] for row in order[start:start + 10]]
+    finally:
+        al.close()
+        project.close()
+
+
+def test_the_simulation_knows_every_strategy_name_and_bald_needs_dropout(iris):
+    with pytest.raises(ValueError) as info:
+        small(*iris, strategies=["margn"])
+    assert all(name in str(info.value) for name in STRATEGIES)
+    with pytest.raises(ValueError, match=r"TorchClassifier\(dropout=0.2\).*LogisticRegression"):
+        small(*iris, strategies=["bald"])
 
 
 def test_summary_interval_matches_statsmodels(iris):

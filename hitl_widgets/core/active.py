@@ -1,11 +1,15 @@
 """Acquisition: which items a human should label next.
 
-This module holds the scores, the one ranking rule and :class:`PoolScorer`, which keeps a
-pool's scores between retrains; the rest of the engine imports all three from here.
+This module holds the scores, the one ranking policy (:func:`asking_order`) and
+:class:`PoolScorer`, which keeps a pool's scores and order between retrains; the live loop
+(``ActiveLearning``), the teaching simulation (``hw.simulate``) and the benchmarks all rank
+through them, with the one list of strategy names, ``STRATEGIES``.
 
 Scores are pure functions of predicted probabilities: ``(n, k)`` probabilities in (numpy or
-torch), ``(n,)`` scores out, **higher = ask a human sooner**. Ranking, ties and exploration live in
-:func:`rank`, which takes a seeded :class:`numpy.random.Generator`; nothing here uses a global RNG.
+torch), ``(n,)`` scores out, **higher = ask a human sooner**. Ranking, ties, exclusion,
+exploration and diverse batches live in :func:`asking_order` (built on :func:`rank` and
+:func:`diverse_batch`), which takes a seeded :class:`numpy.random.Generator`; nothing here uses
+a global RNG.
 
 Example
 -------
@@ -23,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
-STRATEGIES = ("least_confidence", "margin", "entropy", "random")
+# Every strategy name the engine knows, in one list: ActiveLearning, PoolScorer and
+# hw.simulate accept these (check_strategy) and the docs list them in this order.
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", "diverse", "bald")
 PROBA_ROW_SUM_TOL = 1e-3  # calibrated models' rows may sum to 1 only approximately
 PROBA_RANGE_TOL = 1e-6  # float rounding just outside [0, 1]
 _HOW = ("wrap the model in CalibratedClassifierCV(model, ensemble=False), or use a model whose "
@@ -162,8 +168,7 @@ def entropy(proba):
 SCORERS = {"least_confidence": least_confidence, "margin": margin, "entropy": entropy}
 
 
-def rank(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0,
-         exclude=None) -> np.ndarray:
+def rank(scores, n: int, rng: np.random.Generator, *, exclude=None) -> np.ndarray:
     """Indices of the ``n`` items to ask about first, best first.
 
     The order is (score descending, tie key ascending), where the tie key of item ``i`` is a
@@ -172,33 +177,27 @@ def rank(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0,
     ``rank`` gives the same answer without sorting it (a threshold from a strided sample, then
     a sort of the few items above it), so 1M scores take about a millisecond for n = 1..100.
 
-    ``explore`` is the share of the ``n`` picks drawn uniformly from the rest of the pool instead
-    of by score; ``exclude`` (a boolean mask or an index array, e.g. the items already labeled)
-    is never picked. Scores may be numpy or torch (on any device).
+    ``exclude`` (a boolean mask or an index array, e.g. the items already labeled) is never
+    picked. Scores may be numpy or torch (on any device). Exploration and diverse batches are
+    steps of the policy built on this, :func:`asking_order`.
 
     >>> rank(np.array([0.1, 0.9, 0.5]), 2, np.random.default_rng(0)).tolist()
     [1, 2]
     >>> rank(np.array([0.1, 0.9, 0.5]), 2, np.random.default_rng(0), exclude=[1]).tolist()
     [2, 0]
     """
-    n_top, n_random, salt = _rank_setup(rng, explore, n)
+    n, salt = _rank_setup(rng, n)
     if _is_device_tensor(scores):
         excluded = _Excluded(exclude, scores.shape[0])
-        cand, cand_scores = _device_candidates(scores, n_top, excluded)
+        cand, cand_scores = _device_candidates(scores, n, excluded)
     else:
         values = _checked_scores(scores)
         excluded = _Excluded(exclude, values.size)
-        cand, cand_scores = _candidates(values, excluded, n_top)
-    n_top, n_random = _fit_counts(n_top, n_random, excluded.available)
-    order = np.lexsort((_tie_keys(cand, salt), -cand_scores))
-    top = cand[order[:n_top]]
-    if n_random:
-        top = np.concatenate([top, _explore_picks(rng, excluded, top, n_random)])
-    return top.astype(np.intp, copy=False)
+        cand, cand_scores = _candidates(values, excluded, n)
+    return cand[_score_then_key(cand, cand_scores, salt)[:n]].astype(np.intp, copy=False)
 
 
-def rank_reference(scores, n: int, rng: np.random.Generator, *, explore: float = 0.0,
-                   exclude=None) -> np.ndarray:
+def rank_reference(scores, n: int, rng: np.random.Generator, *, exclude=None) -> np.ndarray:
     """:func:`rank` by a full sort of the pool: the rule written out, for tests and checks.
 
     >>> s = np.array([0.5, 0.5, 0.5, 0.9])
@@ -207,33 +206,19 @@ def rank_reference(scores, n: int, rng: np.random.Generator, *, explore: float =
     >>> rank(s, 3, np.random.default_rng(7)).tolist()
     [3, 2, 0]
     """
-    n_top, n_random, salt = _rank_setup(rng, explore, n)
+    n, salt = _rank_setup(rng, n)
     values = _checked_scores(scores)
     excluded = _Excluded(exclude, values.size)
     idx = np.flatnonzero(~excluded.mask())
-    n_top, n_random = _fit_counts(n_top, n_random, idx.size)
     ordered = idx[np.lexsort((_tie_keys(idx, salt), -values[idx]))]
-    top = ordered[:n_top]
-    if n_random:
-        top = np.concatenate([top, _explore_picks(rng, excluded, top, n_random)])
-    return top.astype(np.intp, copy=False)
+    return ordered[:n].astype(np.intp, copy=False)
 
 
-def _rank_setup(rng, explore: float, n: int) -> tuple[int, int, np.uint64]:
+def _rank_setup(rng, n: int) -> tuple[int, np.uint64]:
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rank needs a numpy Generator, e.g. np.random.default_rng(0)")
-    if not 0.0 <= explore <= 1.0:
-        raise ValueError(f"explore is a share of the picks, between 0 and 1; got {explore}")
-    n = max(0, int(n))
-    n_random = int(round(n * explore))
     # One draw per call whatever the pool size: the tie keys are hashes of (index, salt).
-    salt = np.uint64(rng.integers(0, 2**63))
-    return n - n_random, n_random, salt
-
-
-def _fit_counts(n_top: int, n_random: int, n_avail: int) -> tuple[int, int]:
-    n_top = min(n_top, n_avail)
-    return n_top, min(n_random, n_avail - n_top)
+    return max(0, int(n)), np.uint64(rng.integers(0, 2**63))
 
 
 def _checked_scores(scores) -> np.ndarray:
@@ -347,6 +332,24 @@ def _device_candidates(scores, n: int, excluded: _Excluded):
     return cand_np, vals_np
 
 
+def _score_then_key(cand: np.ndarray, cand_scores: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """Positions of ``cand`` by (score descending, tie key ascending), the order of
+    ``rank_reference``'s lexsort: with few ties, one stable sort by score and then the tie keys
+    of the tied runs only (less than half a lexsort's time on 1M scores)."""
+    pos = np.argsort(-cand_scores, kind="stable")
+    ordered = cand_scores[pos]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return pos
+    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    if tied.size > cand.size // 4:  # mostly ties (e.g. rounded scores): one lexsort is faster
+        return np.lexsort((_tie_keys(cand, salt), -cand_scores))
+    run = np.cumsum(np.r_[True, ~same])  # which run of equal scores each place is in
+    within = np.lexsort((_tie_keys(cand[pos[tied]], salt), run[tied]))
+    pos[tied] = pos[tied[within]]
+    return pos
+
+
 def _tie_keys(idx: np.ndarray, salt: np.uint64) -> np.ndarray:
     """splitmix64(index xor salt): a fixed pseudo-random key per item for one call."""
     z = np.asarray(idx, dtype=np.uint64) ^ salt
@@ -354,24 +357,6 @@ def _tie_keys(idx: np.ndarray, salt: np.uint64) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
-
-
-def _explore_picks(rng, excluded: _Excluded, taken: np.ndarray, k: int) -> np.ndarray:
-    """``k`` distinct items drawn uniformly from the pool minus ``excluded`` and ``taken``."""
-    if excluded.available - taken.size > 8 * k:  # mostly free: draw, drop the few collisions
-        seen = set(taken.tolist())
-        out: list[int] = []
-        for _ in range(64):
-            draw = rng.integers(0, excluded.size, size=2 * k + 8)
-            for i in draw[~excluded.contains(draw)].tolist():
-                if i not in seen:
-                    seen.add(i)
-                    out.append(i)
-                    if len(out) == k:
-                        return np.asarray(out, dtype=np.intp)
-    pool = ~excluded.mask()
-    pool[taken] = False
-    return rng.choice(np.flatnonzero(pool), size=k, replace=False)
 
 
 def _is_device_tensor(values) -> bool:
@@ -464,26 +449,132 @@ def _dense_rows(embeddings, rows: np.ndarray) -> np.ndarray:
     return np.asarray(sub, dtype=np.float64).reshape(len(rows), -1)
 
 
-SCORING = (*STRATEGIES, "diverse", "bald")
+def check_strategy(strategy: str, model: Any = None) -> str:
+    """Refuse a strategy name the engine does not know, or ``"bald"`` for a model without
+    dropout; return the name. ActiveLearning, :class:`PoolScorer` and ``hw.simulate`` all
+    check here, so they accept the same names and say the same thing about a wrong one.
+
+    >>> check_strategy("margin")
+    'margin'
+    >>> check_strategy("margn")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown strategy 'margn'; expected one of ['random', 'least_confidence', 'margin', 'entropy', 'diverse', 'bald']
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+    if strategy == "bald" and model is not None and not getattr(model, "dropout", 0):
+        raise ValueError("strategy='bald' samples the model's dropout: use "
+                         "TorchClassifier(dropout=0.2) (from hitl_widgets.core.models), "
+                         f"not {type(model).__name__}")
+    return strategy
+
+
+def asking_order(scores, rng: np.random.Generator, *, strategy: str = "margin",
+                 explore: float = 0.0, exclude=None, features=None, batch_size: int = 10,
+                 head: int = 200) -> np.ndarray:
+    """The ranking policy: every item of the pool, in the order to ask a human about it.
+
+    This is the one place where "which item next" is decided. The live loop
+    (:class:`~hitl_widgets.core.learning.ActiveLearning`) calls it after each retrain and
+    serves the order until the next one; ``hw.simulate`` calls it in every round of its oracle
+    loop, and :class:`PoolScorer` (which both use) keeps its result. The order is:
+
+    1. by ``scores``, best first, ties by :func:`rank`'s seeded rule; with ``strategy="random"``
+       (or ``scores=None``, no model yet) a seeded random permutation;
+    2. for ``"diverse"``, the first ``head`` places are filled batch by batch with
+       :func:`diverse_batch` on ``features`` (``batch_size`` items each, none of ``exclude``),
+       the rest following by score;
+    3. with ``explore``, each place is a random item instead with that probability (an item
+       keeps its first place).
+
+    ``exclude`` (the items labeled already) only keeps diverse batches fresh: every item stays
+    in the order at its place, so an item whose label is undone can be served again, and
+    callers skip the items labeled when they serve (:meth:`PoolScorer.next`).
+
+    ``rng`` gives one draw per call, which seeds the three steps' own streams: the first
+    batch does not depend on ``head``, and a caller's stream advances by the same amount
+    whatever the pool size or strategy.
+
+    >>> asking_order(np.array([0.1, 0.9, 0.5]), np.random.default_rng(0)).tolist()
+    [1, 2, 0]
+    >>> emb = np.array([[0.0], [0.01], [5.0], [5.01]])
+    >>> asking_order(np.array([0.9, 0.8, 0.7, 0.1]), np.random.default_rng(0),
+    ...              strategy="diverse", features=emb, batch_size=2, head=2).tolist()
+    [0, 2, 1, 3]
+    """
+    check_strategy(strategy)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("asking_order needs a numpy Generator, e.g. np.random.default_rng(0)")
+    if not 0.0 <= explore <= 1.0:
+        raise ValueError(f"explore is a share of the places, between 0 and 1; got {explore}")
+    ties, batches, places = (np.random.default_rng(s) for s in
+                             np.random.SeedSequence(int(rng.integers(2**63))).spawn(3))
+    if scores is None or strategy == "random":
+        size = len(scores) if scores is not None else 0
+        order = ties.permutation(size).astype(np.intp)
+    else:
+        order = rank(scores, len(scores), ties)
+        if strategy == "diverse" and features is not None:
+            order = _diverse_head(features, scores, order, exclude, batch_size, head, batches)
+    return _explore_places(order, explore, places) if explore else order
+
+
+def _diverse_head(features, scores, order: np.ndarray, exclude, batch_size: int, head: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """The first ``head`` places of ``order`` filled batch by batch with :func:`diverse_batch`."""
+    mask = _exclude_mask(exclude, len(order))
+    chosen = np.zeros(len(order), bool) if mask is None else mask.copy()
+    rows: list[np.ndarray] = []
+    placed = 0
+    while placed < head and not chosen.all():
+        batch = diverse_batch(features, scores, batch_size, rng, exclude=chosen)
+        if not len(batch):
+            break
+        chosen[batch] = True
+        rows.append(batch)
+        placed += len(batch)
+    if not rows:
+        return order
+    head_rows = np.concatenate(rows)
+    return np.concatenate([head_rows, order[~np.isin(order, head_rows)]]).astype(np.intp)
+
+
+def _explore_places(order: np.ndarray, explore: float, rng: np.random.Generator) -> np.ndarray:
+    """Each place random with probability ``explore``; an item keeps its first place."""
+    n = len(order)
+    random_place = rng.random(n) < explore
+    perm = rng.permutation(n)
+    merged = np.where(random_place, perm[np.cumsum(random_place) - 1],
+                      order[np.cumsum(~random_place) - 1])
+    _, first = np.unique(merged, return_index=True)
+    kept = merged[np.sort(first)]
+    rest = order[~np.isin(order, kept)]
+    return np.concatenate([kept, rest]).astype(np.intp)
 
 
 class PoolScorer:
-    """The pool's scores, kept between retrains so choosing the next items costs no model call.
+    """The pool's scores and asking order, kept between retrains: the next items cost no model
+    call.
 
-    ``rescore(model, X)`` runs the model over the whole pool once, in chunks (in torch on the
-    model's device for a :class:`~hitl_widgets.core.models.TorchClassifier`, chunked
-    ``predict_proba`` otherwise), and keeps each item's score, top label (``pred``) and top
-    probability (``proba_top``). ``next(n, exclude=...)`` then ranks the kept scores: that is
-    the path a keypress takes. A rescore builds new arrays and swaps them in at the end, so a
+    ``rescore(model, X, exclude=...)`` runs the model over the whole pool once, in chunks (in
+    torch on the model's device for a :class:`~hitl_widgets.core.models.TorchClassifier`,
+    chunked ``predict_proba`` otherwise), keeps each item's score, top label (``pred``) and top
+    probability (``proba_top``), and puts the pool in asking order with :func:`asking_order`,
+    the one ranking policy. ``next(n, exclude=...)`` then reads the first ``n`` items of that
+    order that are not excluded. The live loop (``ActiveLearning``) and ``hw.simulate`` both
+    rank through here. A rescore builds new arrays and swaps them in at the end, so a
     background thread may rescore while another thread keeps calling ``next``.
 
     Parameters
     ----------
-    strategy : one of ``SCORING``: ``least_confidence``, ``margin``, ``entropy``, ``random``
-        (needs no model), ``diverse`` (margin scores, batches by :func:`diverse_batch` on the
-        features) or ``bald`` (MC dropout; a TorchClassifier with dropout).
+    strategy : one of ``STRATEGIES``: ``random`` (a seeded random order; given a model, its
+        predictions are still kept), ``least_confidence``, ``margin``, ``entropy``,
+        ``diverse`` (margin scores, the head of the order in batches by :func:`diverse_batch`
+        on the features) or ``bald`` (MC dropout; a TorchClassifier with dropout).
     rng, seed : a numpy Generator, or a seed for one (default seed 0); never the global RNG.
-    explore : share of each batch drawn at random from the rest of the pool.
+    explore : the probability that a place in the order goes to a random item instead.
+    batch_size, head : for ``diverse``: the batch, and how many places are filled by batches.
     device : torch device for a torch model's scoring (default: the model's own).
     chunk : rows per ``predict_proba`` call, bounding memory on big pools.
     mc_passes : forward passes for ``bald``.
@@ -492,21 +583,20 @@ class PoolScorer:
     >>> X = np.array([[0.0], [0.45], [0.5], [1.0]])
     >>> model = LogisticRegression().fit(X[[0, 3]], [0, 1])
     >>> scorer = PoolScorer("margin", seed=0)
-    >>> scorer.rescore(model, X).version
+    >>> scorer.rescore(model, X, exclude=[0, 3]).version
     1
     >>> scorer.next(2, exclude=[0, 3]).tolist()
     [2, 1]
     """
 
     def __init__(self, strategy: str = "margin", *, rng: np.random.Generator | None = None,
-                 seed: int | None = None, explore: float = 0.0, device: Any = None,
-                 chunk: int = 65536, mc_passes: int = 20):
-        if strategy not in SCORING:
-            raise ValueError(f"Unknown strategy {strategy!r}; choose one of {list(SCORING)}")
+                 seed: int | None = None, explore: float = 0.0, batch_size: int = 10,
+                 head: int = 200, device: Any = None, chunk: int = 65536, mc_passes: int = 20):
+        check_strategy(strategy)
         if rng is not None and seed is not None:
             raise TypeError("pass rng= or seed=, not both")
         if not 0.0 <= explore <= 1.0:
-            raise ValueError(f"explore is a share of the picks, between 0 and 1; got {explore}")
+            raise ValueError(f"explore is a share of the places, between 0 and 1; got {explore}")
         if int(chunk) < 1:
             raise ValueError(f"chunk is a number of rows, at least 1; got {chunk}")
         self.strategy = strategy
@@ -514,16 +604,18 @@ class PoolScorer:
         if not isinstance(self.rng, np.random.Generator):
             raise TypeError("rng must be a numpy Generator, e.g. np.random.default_rng(0)")
         self.explore = explore
+        self.batch_size, self.head = int(batch_size), int(head)
         self.device = device
         self.chunk = int(chunk)
         self.mc_passes = int(mc_passes)
-        # (scores, pred, proba_top, X, version): replaced as a whole, read as a whole
+        # (scores, pred, proba_top, order, version): replaced as a whole, read as a whole
         self._state: tuple = (None, None, None, None, 0)
 
     # -- what is kept ---------------------------------------------------------------------
     scores = property(lambda self: self._state[0], doc="(n,) kept scores; higher = ask sooner")
     pred = property(lambda self: self._state[1], doc="(n,) top label per item, or None")
     proba_top = property(lambda self: self._state[2], doc="(n,) top probability, or None")
+    order = property(lambda self: self._state[3], doc="(n,) every item, in asking order")
     version = property(lambda self: self._state[4], doc="how many rescores have landed")
 
     def __len__(self) -> int:
@@ -531,11 +623,12 @@ class PoolScorer:
         return 0 if scores is None else len(scores)
 
     # -- the slow path: after a retrain ---------------------------------------------------
-    def rescore(self, model: Any, X) -> PoolScorer:
+    def rescore(self, model: Any, X, exclude=None) -> PoolScorer:
         """Score the pool ``X`` with ``model`` (an estimator, a TorchClassifier, a callable
-        ``proba(X_chunk)``, or ``None`` for seeded random order) and keep the result."""
+        ``proba(X_chunk)``, or ``None`` for a seeded random order), rank it with
+        :func:`asking_order` (``exclude``: the items labeled so far) and keep the result."""
         n = X.shape[0] if hasattr(X, "shape") else len(X)
-        if model is None or self.strategy == "random":
+        if model is None:
             scores, pred, top = np.zeros(n), None, None
         elif self.strategy == "bald":
             scores, pred, top = self._bald(model, X, n)
@@ -543,11 +636,15 @@ class PoolScorer:
             scores, pred, top = self._score_torch(model, X, n)
         else:
             scores, pred, top = self._score_numpy(model, X, n)
-        self._state = (scores, pred, top, X, self._state[4] + 1)
+        strategy = "random" if model is None else self.strategy
+        order = asking_order(scores, self.rng, strategy=strategy, explore=self.explore,
+                             exclude=exclude, features=X, batch_size=self.batch_size,
+                             head=self.head)
+        self._state = (scores, pred, top, order, self._state[4] + 1)
         return self
 
     def _scorer(self):
-        return SCORERS["margin" if self.strategy == "diverse" else self.strategy]
+        return SCORERS["margin" if self.strategy in ("diverse", "random") else self.strategy]
 
     def _score_numpy(self, model, X, n):
         proba_fn = model.predict_proba if hasattr(model, "predict_proba") else model
@@ -606,22 +703,18 @@ class PoolScorer:
 
     # -- the fast path: between retrains --------------------------------------------------
     def next(self, n: int, exclude=None) -> np.ndarray:
-        """Indices of the next ``n`` items from the kept scores (no model call)."""
-        scores, _, _, X, _ = self._state
-        if scores is None:
+        """The first ``n`` items of the kept order that are not in ``exclude`` (a boolean mask
+        or indices, e.g. the items labeled since the rescore); no model call, no ranking."""
+        order = self._state[3]
+        if order is None:
             raise ValueError("nothing scored yet; call rescore(model, X), or rescore(None, X) "
                              "for a seeded random order until a model exists")
-        if self.strategy == "diverse" and self._state[1] is not None:
-            n_random = int(round(max(0, int(n)) * self.explore))
-            picks = diverse_batch(X, scores, int(n) - n_random, self.rng, exclude=exclude)
-            if not n_random:
-                return picks
-            mask = _exclude_mask(exclude, len(scores))
-            mask = np.zeros(len(scores), bool) if mask is None else mask.copy()
-            mask[picks] = True
-            extra = rank(np.zeros(len(scores)), n_random, self.rng, exclude=mask)
-            return np.concatenate([picks, extra])
-        return rank(scores, n, self.rng, explore=self.explore, exclude=exclude)
+        n = max(0, int(n))
+        if exclude is None:
+            return order[:n].copy()
+        excluded = _Excluded(exclude, len(order))
+        head = order[:n + excluded.count]  # holds n open items, or every open item there is
+        return head[~excluded.contains(head)][:n] if excluded.count else head[:n].copy()
 
 
 def _top_two(proba: np.ndarray):

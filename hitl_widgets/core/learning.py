@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .active import SCORERS, ModelOutputError, PoolScorer, check_proba, diverse_batch, rank
+from .active import ModelOutputError, PoolScorer, check_proba, check_strategy
 from .features import features_for
 from .models import check_estimator, fit_clone
 from .queues import Queue
@@ -87,7 +87,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = (*SCORERS, "random", "diverse", "bald")
 SCORE_CHUNK = 65_536  # rows per predict_proba call when rescoring the pool
 WAIT_FOREVER = None
 CLOSE_TIMEOUT = 5.0  # seconds close() waits for a running fit before leaving it behind
@@ -136,12 +135,7 @@ class ActiveLearning(Queue):
         if project.schema.multi_label:
             raise ValueError("ActiveLearning needs a single-label project; this one is "
                              "multi_label. Train a model per label outside the loop instead.")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"Unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
-        if strategy == "bald" and not getattr(model, "dropout", 0):
-            raise ValueError("strategy='bald' samples the model's dropout: use "
-                             "TorchClassifier(dropout=0.2) (from hitl_widgets.core.models), "
-                             f"not {type(model).__name__}")
+        check_strategy(strategy, model)
         self.batch_size = check_count(batch_size, "batch_size")
         self.retrain_every = check_count(retrain_every, "retrain_every")
         self.suggest_top = check_count(suggest_top, "suggest_top")
@@ -379,18 +373,16 @@ class ActiveLearning(Queue):
             if self._is_closed():  # closed while fitting: the result is discarded
                 return
             _check_classes(fitted, self.project.schema.labels, y)
-            # Scored as margin for "random" too: suggestions and auto-labels need the model.
             # The scorer checks every chunk of probabilities (check_proba): output that is not
             # probabilities stops here, before anything is ranked, suggested or auto-labeled.
-            scoring = self.strategy if self.strategy in (*SCORERS, "bald") else "margin"
-            scorer = PoolScorer(scoring, rng=self._rng, chunk=SCORE_CHUNK).rescore(fitted,
-                                                                                  self._X)
+            # It ranks with the one policy hw.simulate replays (asking_order).
+            scorer = self._scorer().rescore(fitted, self._X, exclude=self._taken_rows())
         except Exception as exc:
             self._fail(exc)
             return
         with self._lock:  # a result still waiting for the main thread counts as landed
             version = (self._version if self._pending is None else self._pending["version"]) + 1
-        order = self._rank(scorer.scores)
+        order = scorer.order
         top, best = scorer.proba_top, np.asarray(scorer.pred).astype(str)
         if self.auto_accept is not None:
             self._auto_label(top, best, f"m{version}")
@@ -422,43 +414,15 @@ class ActiveLearning(Queue):
         error = self._error
         self._deliver(lambda: self._notify("error", {"error": error}))
 
-    def _rank(self, scores: np.ndarray) -> np.ndarray:
-        """The whole pool in asking order: by score, with ``explore`` of the places random."""
-        n = len(scores)
-        if self.strategy == "random":
-            return self._rng.permutation(n)
-        order = rank(scores, n, self._rng)
-        if self.strategy == "diverse":
-            order = self._diverse_head(scores, order)
-        if not self.explore:
-            return order
-        # Each place is random with probability `explore`; an item keeps its first place.
-        random_place = self._rng.random(n) < self.explore
-        perm = self._rng.permutation(n)
-        merged = np.where(random_place, perm[np.cumsum(random_place) - 1],
-                          order[np.cumsum(~random_place) - 1])
-        _, first = np.unique(merged, return_index=True)
-        kept = merged[np.sort(first)]
-        rest = order[~np.isin(order, kept)]
-        return np.concatenate([kept, rest])
+    def _scorer(self) -> PoolScorer:
+        """Scores and asking order for the pool (a random order keeps the model's predictions
+        for suggestions and auto-labels); draws on the retrain thread's own stream."""
+        return PoolScorer(self.strategy, rng=self._rng, explore=self.explore,
+                          batch_size=self.batch_size, head=self.suggest_top, chunk=SCORE_CHUNK)
 
-    def _diverse_head(self, scores: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """The first ``suggest_top`` places filled batch by batch with :func:`diverse_batch`."""
+    def _taken_rows(self) -> np.ndarray:
         with self._lock:
-            taken = np.fromiter((self._row[i] for i in self._taken), np.intp, len(self._taken))
-        chosen = np.zeros(len(scores), bool)
-        chosen[taken] = True
-        head: list[np.ndarray] = []
-        while sum(map(len, head)) < self.suggest_top and not chosen.all():
-            batch = diverse_batch(self._X, scores, self.batch_size, self._rng, exclude=chosen)
-            if not len(batch):
-                break
-            chosen[batch] = True
-            head.append(batch)
-        if not head:
-            return order
-        head_rows = np.concatenate(head)
-        return np.concatenate([head_rows, order[~np.isin(order, head_rows)]])
+            return np.fromiter((self._row[i] for i in self._taken), np.intp, len(self._taken))
 
     def _training_set(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Pool rows and labels of the human labels now: majority per item, ties to the latest."""

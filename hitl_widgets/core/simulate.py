@@ -5,6 +5,12 @@ clone of the model, measures accuracy on a test set and "asks" the oracle (the k
 next ``step`` items the strategy picks from the unlabelled pool, until ``budget`` labels. Every
 strategy sees the same initial set for a given seed, so curves differ only by what was picked.
 
+The picks are the live loop's: each round scores the pool and puts it in asking order with the
+same :class:`~hitl_widgets.core.active.PoolScorer` and ranking policy
+(:func:`~hitl_widgets.core.active.asking_order`) that ``ActiveLearning`` uses after each
+retrain, seeded the way ``ActiveLearning(seed=seed)`` seeds it, and takes the first ``step``
+unlabelled items, as the Labeler would serve them.
+
 This module is the engine only (numpy, pandas, scikit-learn, scipy); the figure lives in
 :mod:`hitl_widgets.plots` and the public entry point is :func:`hitl_widgets.simulate`.
 
@@ -34,8 +40,7 @@ import pandas as pd
 from . import active
 from .models import check_estimator, fit_clone
 
-DEFAULT_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "diverse")
-VALID_STRATEGIES = ("random", *active.SCORERS, "diverse")
+DEFAULT_STRATEGIES = tuple(s for s in active.STRATEGIES if s != "bald")  # BALD needs dropout
 CURVE_COLUMNS = ["strategy", "seed", "n_labels", "accuracy"]
 HOLDOUT_SHARE = 0.25
 HOLDOUT_SEED = 0
@@ -149,7 +154,7 @@ def run_simulation(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRA
     """Run the oracle loop for every strategy and seed; see :func:`hitl_widgets.simulate`."""
     model = _default_model() if model is None else model
     check_estimator(model)  # TypeError with advice when there is no predict_proba
-    strategies = _check_strategies(strategies)
+    strategies = _check_strategies(strategies, model)
     seed_list = _check_seeds(seeds)
     _check_sizes(budget, initial, step, explore)
     X, y = _check_xy(X, y, "X", "y")
@@ -216,8 +221,11 @@ def _curve(strategy, seed, *, X, y, X_test, y_test, model, budget, initial, step
            stratify):
     """One learning curve: (curve rows, fallback rows, unconverged fits, labelling order)."""
     labelled = _initial_set(y, initial, seed, stratify)
-    # The picks get their own stream, so every strategy starts from the same initial set.
-    rng = np.random.default_rng([seed, 1])
+    # The picks get their own stream, so every strategy starts from the same initial set; it is
+    # the stream ActiveLearning(seed=seed) ranks with. Diverse batches are one round's step.
+    scorer = active.PoolScorer(strategy, rng=np.random.default_rng([seed, 1]), explore=explore,
+                               batch_size=step, head=step)
+    taken = np.zeros(len(y), bool)
     rows, falls, unconverged = [], [], 0
     while True:
         n = len(labelled)
@@ -231,37 +239,10 @@ def _curve(strategy, seed, *, X, y, X_test, y_test, model, budget, initial, step
         rows.append((strategy, seed, n, accuracy))
         if n >= budget:
             return rows, falls, unconverged, labelled
-        pool = np.setdiff1d(np.arange(len(y)), labelled, assume_unique=True)
-        k = min(step, budget - n)
-        picks = _pick(strategy if fitted is not None else "random", fitted, X, pool, k, rng,
-                      explore)
-        labelled = np.concatenate([labelled, pool[picks]])
-
-
-def _pick(strategy, fitted, X, pool, k, rng, explore):
-    """Positions in ``pool`` of the ``k`` items ``strategy`` asks about next."""
-    if strategy == "random":
-        return rng.choice(len(pool), size=k, replace=False)
-    classes = getattr(fitted, "classes_", None)
-    proba = active.check_proba(fitted.predict_proba(X[pool]), len(pool),
-                               None if classes is None else len(classes), type(fitted).__name__)
-    if strategy == "diverse":
-        return diverse_picks(X[pool], active.margin(proba), k, rng, explore=explore)
-    return active.rank(active.SCORERS[strategy](proba), k, rng, explore=explore)
-
-
-def diverse_picks(embeddings, scores, k, rng, *, explore=0.0):
-    """A batch that is uncertain *and* spread out: positions into ``embeddings``.
-
-    :func:`hitl_widgets.core.active.diverse_batch` (k-center greedy on the most uncertain
-    items) picks ``k`` minus the explored share; the rest are drawn at random from the others.
-    """
-    n_random = int(round(k * explore))
-    chosen = active.diverse_batch(embeddings, scores, k - n_random, rng)
-    if n_random:
-        rest = np.setdiff1d(np.arange(len(scores)), chosen)
-        chosen = np.concatenate([chosen, rng.choice(rest, size=n_random, replace=False)])
-    return chosen
+        taken[labelled] = True
+        # No model yet (one class labelled): a seeded random order, as in the live loop.
+        scorer.rescore(fitted, X, exclude=taken)
+        labelled = np.concatenate([labelled, scorer.next(min(step, budget - n), exclude=taken)])
 
 
 def _fit(model, X, y, seed):
@@ -317,14 +298,16 @@ def _default_model():
 # -- input checks: each says what was wrong and what to do ------------------------------------
 
 
-def _check_strategies(strategies):
+def _check_strategies(strategies, model):
     if isinstance(strategies, str):
         strategies = [strategies]
     strategies = list(dict.fromkeys(strategies))
-    unknown = [s for s in strategies if s not in VALID_STRATEGIES]
+    unknown = [s for s in strategies if s not in active.STRATEGIES]
     if unknown or not strategies:
         raise ValueError(f"Unknown strategy {unknown or strategies!r}; expected some of "
-                         f"{list(VALID_STRATEGIES)}")
+                         f"{list(active.STRATEGIES)}")
+    for strategy in strategies:
+        active.check_strategy(strategy, model)
     return strategies
 
 
