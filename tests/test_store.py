@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hitl_widgets.core import migrations
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.store import Store, StoreError
+from hitl_widgets.core.store import ItemRecord, Store, StoreError
 
 LABELS = ["ham", "spam", "eggs"]
 ITEMS = [f"i{k}" for k in range(6)]
@@ -230,3 +230,27 @@ def test_suggestions_latest_wins(project):
         "i0": (["spam"], 0.7, {"version": "m2"}),
         "i1": (["spam"], 0.9, {"version": "m1"}),
     }
+
+
+def test_item_count_follows_adds_from_any_connection_and_ignores_a_rolled_back_one(tmp_path):
+    path = tmp_path / "count.hitl"
+    store, other = Store(path), None
+    try:
+        assert store.item_count() == 0
+        store.add_items([ItemRecord(f"a{k}", "text", text=f"a{k}", content_hash=f"a{k}")
+                         for k in range(3)])
+        other = Store(path)
+        other.add_items([ItemRecord("b", "text", text="b", content_hash="b")])
+        assert store.item_count() == other.item_count() == 4
+        with pytest.raises(RuntimeError, match="changed my mind"), store.transaction():
+            store.add_items([ItemRecord("c", "text", text="c", content_hash="c")])
+            assert store.item_count() == 5  # counted afresh inside the block
+            raise RuntimeError("changed my mind")
+        assert store.item_count() == 4
+        raw = sqlite3.connect(path)
+        assert raw.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
+        raw.close()
+    finally:
+        store.close()
+        if other is not None:
+            other.close()

@@ -100,6 +100,7 @@ class Store:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0  # how many _write blocks this connection is inside (0: none)
+        self._item_count, self._counted_to = 0, 0  # see item_count()
         self.read_only_reason = _read_only_reason(self.path, read_only)
         with self._lock:
             if self.read_only_reason is None:
@@ -249,7 +250,21 @@ class Store:
         return len(new), len(records) - len(new)
 
     def item_count(self) -> int:
-        return self._query("SELECT COUNT(*) FROM items")[0][0]
+        """How many items the file holds, in time independent of the project's size.
+
+        Items are never removed (triggers refuse it) and their seq only grows, so the count is
+        kept and topped up with the items past the last seq counted: one indexed range read,
+        which also sees what other connections added. Inside a write block the count may include
+        items a rollback will remove, so it is counted afresh there and not kept.
+        """
+        with self._lock:
+            if self._depth:
+                return self._query("SELECT COUNT(*) FROM items")[0][0]
+            new, top = self._query("SELECT COUNT(*), MAX(seq) FROM items WHERE seq > ?",
+                                   (self._counted_to,), tuples=True)[0]
+            if new:
+                self._item_count, self._counted_to = self._item_count + new, top
+            return self._item_count
 
     def get_items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
         """The records for these ids (missing ids are left out)."""
