@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
+from ._json import json_safe
+
 log = logging.getLogger("hitl_widgets")
 
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer a browser's number holds exactly
@@ -183,6 +185,11 @@ class HitlWidget(anywidget.AnyWidget):
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {unknown}")
         super().__init__(**kwargs)
         self.on_msg(self._dispatch)
+
+    def send(self, content: Any, buffers: list | None = None) -> None:
+        """Send a message to the views; a NaN or infinity in it goes as null (see ``json_safe``),
+        since Jupyter cannot serialise one and would send it as the string "nan"."""
+        super().send(json_safe(content), buffers)
 
     def _dispatch(self, _widget: Any, content: Any, buffers: list) -> None:
         try:

@@ -33,6 +33,7 @@ from typing import Any
 
 import ipywidgets
 
+from ._json import json_safe
 from .core import quality_stats
 from .core.project import Project
 
@@ -215,14 +216,14 @@ def _fill(fig: Any, data: dict[str, Any], options: dict) -> None:
     agreement, target_line, gold, volume, pairs, disagreement, queue = fig.data
     curve = data["agreement"]
     n = curve["n"].tolist()
-    agreement.x, agreement.y = n, _gaps(curve["agreement"])  # undefined: a gap, not a zero
+    agreement.x, agreement.y = n, json_safe(curve["agreement"].tolist())  # undefined: a gap, not a zero
     agreement.text = curve["item_id"].tolist()
     target_line.x = [1, max(n[-1], 2)] if n else []
     target_line.y = [options["target"]] * 2 if n else []
 
     people = data["annotators"]
     on_gold = people[people["gold_n"] > 0]
-    gold.x, gold.y = on_gold["annotator"].tolist(), _gaps(on_gold["gold_accuracy"])
+    gold.x, gold.y = on_gold["annotator"].tolist(), json_safe(on_gold["gold_accuracy"].tolist())
     gold.text = [f"n={k}" for k in on_gold["gold_n"]]
     gold.marker.color = ["#d62728" if f else "#1f77b4" for f in on_gold["flagged"]]
     volume.x, volume.y = people["annotator"].tolist(), people["labels"].tolist()
@@ -233,17 +234,11 @@ def _fill(fig: Any, data: dict[str, Any], options: dict) -> None:
     pairs.x = pairs.y = [str(c) for c in table.columns]
 
     dis = data["disagreement"]
-    disagreement.x, disagreement.y = dis["label"].astype(str).tolist(), _gaps(dis["rate"])
+    disagreement.x, disagreement.y = dis["label"].astype(str).tolist(), json_safe(dis["rate"].tolist())
     disagreement.text = [f"{d}/{n}" for d, n in zip(dis["disagreed"], dis["items"], strict=True)]
 
     queue.x = list(QUEUE_KEYS)
     queue.y = [data["queue"][k] for k in QUEUE_KEYS]
-
-
-def _gaps(values: Any) -> list:
-    """Floats with NaN as None: plotly draws None as a gap."""
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-            for v in values.tolist()]
 
 
 def _volume_hover(row: Any) -> str:

@@ -378,3 +378,22 @@ def test_live_plots_without_a_test_split_send_no_nan_and_say_why(pool, monkeypat
     assert "pass test=(X_test, y_test)" in notes[0].replace("<br>", " ")
     assert "'c' has 1" in notes[0].replace("<br>", " ").replace("&#x27;", "'")
     al.close()
+
+
+def test_every_widget_message_carries_null_for_nan_and_infinity(pool, monkeypatch):
+    import comm
+
+    import hitl_widgets as hw
+
+    sent: list = []
+    monkeypatch.setattr(comm, "create_comm", _recording_comm(sent))
+    project, _, _, _ = pool
+    labeler = hw.Labeler(project, annotator="ana")
+    labeler.send({"type": "probe", "score": float("nan"), "eta": [1.5, float("inf")],
+                  "n": np.int64(3)})
+    probe = [m["data"]["content"] for m in sent
+             if m["msg_type"] == "comm_msg" and m["data"].get("method") == "custom"
+             and m["data"]["content"].get("type") == "probe"]
+    assert probe == [{"type": "probe", "score": None, "eta": [1.5, None], "n": 3}]
+    json.dumps(probe, allow_nan=False)
+    labeler.close()
