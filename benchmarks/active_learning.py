@@ -44,8 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _modal_compat import PATCHED, ActiveLearner  # noqa: E402
 
-from hitl_widgets.core.active import PoolScorer, asking_order  # noqa: E402
-from hitl_widgets.core.learning import ActiveLearning  # noqa: E402
+from hitl_widgets.core.active import (  # noqa: E402
+    ActiveLearning,  # noqa: E402
+    PoolScorer,
+    asking_order,
+)
 from hitl_widgets.core.project import Project  # noqa: E402
 
 N_FEATURES, N_CLASSES, N_LABELED, N_RECENT = 128, 4, 300, 1000

@@ -31,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import hitl_widgets as hw
-from hitl_widgets.core.simulate import DEFAULT_STRATEGIES
+from hitl_widgets.core.active import DEFAULT_STRATEGIES
 
 STRATEGIES = list(DEFAULT_STRATEGIES)  # every strategy but BALD (it needs a torch model)
 CHECKPOINTS = [50, 100, 200, 300]

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import hitl_widgets as hw
-from hitl_widgets.core.routing import OverlapQueue
-from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.labeling import LabelingSession
+from hitl_widgets.core.quality import OverlapQueue
 
 
 def build(folder: Path, n_items: int, n_settled: int) -> hw.Project:

@@ -28,8 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hitl_widgets.core.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
-from hitl_widgets.core.consensus import dawid_skene, majority_vote
+from hitl_widgets.core.quality import (
+    cohen_kappa,
+    dawid_skene,
+    fleiss_kappa,
+    krippendorff_alpha,
+    majority_vote,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("HITL_DATASETS", ROOT / ".." / "shared" / "datasets"))

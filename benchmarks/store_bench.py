@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from hitl_widgets import Project
-from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.labeling import LabelingSession
 
 LABELS = ["ham", "spam", "eggs"]
 ANNOTATORS = ["ana", "ben", "cy", "dee"]

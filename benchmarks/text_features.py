@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 import hitl_widgets as hw
-from hitl_widgets.core.features import embed
+from hitl_widgets.core.active import embed
 from hitl_widgets.datasets import sms_spam
 
 CHECKPOINTS = (30, 50, 100, 200)

@@ -11,15 +11,14 @@ Example
 from __future__ import annotations
 
 from .core.project import AddResult, Project
-from .core.schema import LabelSchema, SchemaError
-from .core.store import StoreError
+from .core.store import LabelSchema, SchemaError, StoreError
 
 __version__ = "0.1.0"
 # Imported when first used: widgets pull in anywidget and ipywidgets, the engine's heavier parts
 # torch, snorkel or plotly; scripts that only label or read a project skip all of that.
 _LAZY = {
     "Labeler": "labeler",
-    "ActiveLearning": "core.learning",
+    "ActiveLearning": "core.active",
     "live_plots": "learning_plots",
     "simulate": "simulation",
     "LFStudio": "lf_studio",

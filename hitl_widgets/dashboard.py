@@ -4,7 +4,7 @@ Six plotly panels in one ``FigureWidget`` -- agreement over time with its target
 gold per annotator, labels per annotator, label pairs between annotators, disagreement by label,
 queue depth -- under one line of text with the adjudication count, the agreement alerts and their
 reasons, and the annotators flagged for retraining. The numbers come from
-:mod:`hitl_widgets.core.quality_stats`; this module only draws them.
+:mod:`hitl_widgets.core.quality`; this module only draws them.
 
 It follows the project: every change (a label, a flag, a resolution) schedules a redraw, at most
 one per ``refresh_s`` seconds. Project listeners run in the thread that wrote, and a widget's comm
@@ -34,7 +34,7 @@ from typing import Any
 import ipywidgets
 
 from ._json import json_safe
-from .core import quality_stats
+from .core import quality
 from .core.project import Project
 
 log = logging.getLogger("hitl_widgets")
@@ -61,7 +61,7 @@ class Dashboard(ipywidgets.VBox):
 
     Attributes
     ----------
-    data : the figures last drawn (:func:`~hitl_widgets.core.quality_stats.dashboard_data`).
+    data : the figures last drawn (:func:`~hitl_widgets.core.quality.dashboard_data`).
     figure : the plotly ``FigureWidget``; summary : the ``HTML`` widget above it.
     """
 
@@ -76,8 +76,8 @@ class Dashboard(ipywidgets.VBox):
             raise ValueError(f"refresh_s must be a number of seconds, 0 or more; got {refresh_s!r}")
         options = dict(window=window, target=target, rate_per_hour=rate_per_hour,
                        threshold=threshold, min_count=min_count, method=method)
-        cache = quality_stats.LabelCache()
-        data = quality_stats.dashboard_data(project, cache=cache, **options)  # checks options
+        cache = quality.LabelCache()
+        data = quality.dashboard_data(project, cache=cache, **options)  # checks options
         summary = ipywidgets.HTML()
         figure = _make_figure(target)
         super().__init__(children=[summary, figure])
@@ -95,7 +95,7 @@ class Dashboard(ipywidgets.VBox):
     # -- redrawing --------------------------------------------------------------------------
     def refresh(self) -> None:
         """Recompute every figure now and redraw."""
-        data = quality_stats.dashboard_data(self.project, cache=self._cache, **self._options)
+        data = quality.dashboard_data(self.project, cache=self._cache, **self._options)
         self._draw(data)
 
     def _on_project_change(self, kind: str, info: dict) -> None:
@@ -150,7 +150,7 @@ class Dashboard(ipywidgets.VBox):
 def summary_html(data: dict[str, Any], *, max_alerts: int = 5) -> str:
     """One HTML block saying what needs attention, every piece of text escaped.
 
-    ``data`` is :func:`~hitl_widgets.core.quality_stats.dashboard_data`'s result. The root
+    ``data`` is :func:`~hitl_widgets.core.quality.dashboard_data`'s result. The root
     element carries the class ``hitl-dashboard-summary`` and ``data-*`` attributes with the
     counts, for tests and styling.
     """

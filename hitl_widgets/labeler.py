@@ -31,8 +31,8 @@ from ._base import (
     text,
     text_list,
 )
+from .core.labeling import LabelingSession, Queue
 from .core.project import Project
-from .core.session import LabelingSession, Queue
 from .core.store import StoreError
 
 _JS = Path(__file__).parent / "js"

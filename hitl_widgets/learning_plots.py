@@ -2,7 +2,7 @@
 
 One plotly ``FigureWidget`` with three panels, redrawn whenever a model lands or is scored. The
 loop calls its listeners on the kernel's main thread when it was built in a notebook (see
-:mod:`hitl_widgets.core.learning`), so the figure's comm is only ever used from that thread.
+:mod:`hitl_widgets.core.active`), so the figure's comm is only ever used from that thread.
 
 Example
 -------
@@ -23,7 +23,7 @@ from ._json import json_safe
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .core.learning import ActiveLearning
+    from .core.active import ActiveLearning
 
 TITLES = ("Held-out accuracy vs human labels", "Labels so far", "Share auto-labeled")
 NOTE = "hitl-accuracy-note"  # the name of the annotation saying why accuracy points are missing

@@ -35,12 +35,13 @@ from ._base import Field, HitlWidget, Intent, integer, nullable, text
 from .core.project import Project
 from .core.weak import (
     apply_to_project,
+    check_lfs,
     compare_label_models,
     human_labels,
     lf_fingerprint,
+    lf_name,
     lf_summary,
 )
-from .core.weak_apply import check_lfs, lf_name
 
 _JS = Path(__file__).parent / "js"
 PAGE_SIZE = 10

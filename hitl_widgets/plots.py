@@ -30,7 +30,7 @@ def learning_curves(summary, *, baseline: str = "random", target: float | None =
     """Mean accuracy ± its confidence band per strategy against the number of labels.
 
     ``summary`` has columns ``strategy, n_labels, mean, ci_low, ci_high`` (as
-    :func:`hitl_widgets.core.simulate.summarize` returns). The ``baseline`` strategy is drawn
+    :func:`hitl_widgets.core.active.summarize` returns). The ``baseline`` strategy is drawn
     grey and dashed; ``target`` adds a dotted horizontal line at that accuracy.
     """
     import plotly.graph_objects as go

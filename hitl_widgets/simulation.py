@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .core.simulate import DEFAULT_STRATEGIES, SimulationRun, run_simulation
+from .core.active import DEFAULT_STRATEGIES, SimulationRun, run_simulation
 
 
 @dataclass(repr=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hitl_widgets.core import active
+import hitl_widgets.core.active._ranking as active
 from hitl_widgets.core.active import (
     STRATEGIES,
     PoolScorer,
@@ -370,7 +370,7 @@ def test_diverse_strategy_batches_from_the_kept_features():
 
 
 def test_pool_scorer_scores_a_torch_classifier_in_torch():
-    from hitl_widgets.core.models import TorchClassifier
+    from hitl_widgets.core.active import TorchClassifier
 
     X = _pool(400).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)

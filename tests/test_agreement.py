@@ -12,7 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from hitl_widgets.core.agreement import (
+from hitl_widgets.core.quality import (
     LEVELS,
     UndefinedAgreementWarning,
     bootstrap_ci,
@@ -252,6 +252,6 @@ def test_an_annotators_latest_label_of_an_item_counts():
 def test_docstring_examples_run():
     import doctest
 
-    from hitl_widgets.core import agreement
+    import hitl_widgets.core.quality._agreement as agreement
 
     assert doctest.testmod(agreement).failed == 0

@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 
 from hitl_widgets import Project
-from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.labeling import LabelingSession
 
 LABELS = ["ham", "spam"]
 N_ITEMS = 60

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from crowdkit.aggregation import DawidSkene, MajorityVote
 
-from hitl_widgets.core.consensus import DawidSkeneResult, dawid_skene, majority_vote
+from hitl_widgets.core.quality import DawidSkeneResult, dawid_skene, majority_vote
 
 # crowd-kit's own pandas deprecation warnings are not ours to act on.
 pytestmark = pytest.mark.filterwarnings("ignore:::crowdkit")
@@ -151,6 +151,6 @@ def test_missing_labels_and_string_items_are_handled():
 def test_docstring_examples_run():
     import doctest
 
-    from hitl_widgets.core import consensus
+    import hitl_widgets.core.quality._consensus as consensus
 
     assert doctest.testmod(consensus).failed == 0

@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 
 import hitl_widgets as hw
-from hitl_widgets.core import agreement, quality_stats, routing
+import hitl_widgets.core.quality._agreement as agreement
+import hitl_widgets.core.quality._routing as routing
+import hitl_widgets.core.quality._stats as stats_impl
+from hitl_widgets.core import quality as quality_stats
 from hitl_widgets.dashboard import Dashboard, summary_html
 
 VOTES = {  # item: {annotator: label}; overlap 2
@@ -126,7 +129,7 @@ def test_annotator_stats_match_hand_counts(project):
 
 
 def test_gold_figures_equal_project_gold_accuracy(project):
-    mine = quality_stats._gold_stats(quality_stats._snapshot(project), 0.85, 1)
+    mine = stats_impl._gold_stats(stats_impl._snapshot(project), 0.85, 1)
     theirs = project.gold_accuracy(min_count=1)
     pd.testing.assert_frame_equal(mine.sort_values("annotator").reset_index(drop=True),
                                   theirs.sort_values("annotator").reset_index(drop=True),
@@ -252,9 +255,9 @@ def test_dashboard_redraws_after_a_new_label(project):
 
 def test_close_unsubscribes(project):
     d = Dashboard(project, refresh_s=0)
-    assert d._on_project_change in project._listeners
+    assert d._on_project_change in project.ledger._listeners
     d.close()
-    assert d._on_project_change not in project._listeners
+    assert d._on_project_change not in project.ledger._listeners
     project.annotate("6", "ham", annotator="cy")  # nothing to redraw, nothing raised
     assert d.data["totals"]["labels"] == 12
 
@@ -341,7 +344,7 @@ def test_dashboard_bad_input(project):
         Dashboard(project, refresh_s=-1)
     with pytest.raises(ValueError, match="window"):
         Dashboard(project, window=0)
-    assert project._listeners == []  # nothing half-built left subscribed
+    assert project.ledger._listeners == []  # nothing half-built left subscribed
 
 
 def test_hw_dashboard_is_this_class():

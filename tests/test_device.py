@@ -62,7 +62,7 @@ def test_an_unknown_device_name_lists_the_choices(bad):
 
 
 def test_the_torch_classifier_trains_where_pick_device_says(gpus):
-    from hitl_widgets.core.models import TorchClassifier
+    from hitl_widgets.core.active import TorchClassifier
 
     gpus(cuda=False, mps=False)
     clf = TorchClassifier(max_epochs=1).fit([[0.0], [1.0]], [0, 1])

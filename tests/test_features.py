@@ -12,7 +12,7 @@ from PIL import Image
 from scipy import sparse
 from sklearn.datasets import load_digits
 
-from hitl_widgets.core.features import features_for, pixels, tfidf
+from hitl_widgets.core.active import features_for, pixels, tfidf
 from hitl_widgets.core.project import Project
 
 

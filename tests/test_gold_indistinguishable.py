@@ -25,8 +25,8 @@ import pytest
 from scipy.stats import fisher_exact
 
 import hitl_widgets as hw
-from hitl_widgets.core.routing import OverlapQueue
-from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.labeling import LabelingSession
+from hitl_widgets.core.quality import OverlapQueue
 
 LABELS = ["ham", "spam"]
 N_REGULAR, N_GOLD, K, GOLD_RATE, P_SKIP = 120, 12, 2, 0.1, 0.15

@@ -23,7 +23,7 @@ from comm.base_comm import BaseComm
 from sklearn.datasets import load_digits
 
 import hitl_widgets as hw
-from hitl_widgets.core.routing import OverlapQueue
+from hitl_widgets.core.quality import OverlapQueue
 
 LABELS = ["ham", "spam"]
 N_TEXT, N_IMAGE = 48, 6

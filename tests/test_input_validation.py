@@ -20,10 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from hitl_widgets.core.items import ItemError
+from hitl_widgets.core.labeling import LabelingSession
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.schema import SchemaError
-from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.store import ItemError, SchemaError
 
 LABELS = ["ham", "spam"]
 HANG_GUARD_S = 10  # only a guard against a hung test run; no assertion is about time

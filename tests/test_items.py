@@ -13,11 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from hitl_widgets.core.items import ItemError
-from hitl_widgets.core.media import MediaError
+from hitl_widgets.core.labeling import MAX_TEXT_CHARS, LabelingSession
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.session import MAX_TEXT_CHARS, LabelingSession
-from hitl_widgets.core.store import StoreError
+from hitl_widgets.core.store import ItemError, MediaError, StoreError
 
 XSS = ["<script>window.__xss = 1</script>", '<img src=x onerror="window.__xss = 1">']
 
@@ -202,7 +200,7 @@ def test_array_value_range_errors(project):
     with pytest.raises(ItemError, match="NaN"):
         project.add_items(image=[np.full((2, 2), np.nan)])
     with pytest.raises(MediaError):
-        from hitl_widgets.core.media import array_to_png
+        from hitl_widgets.core.store._media import array_to_png
 
         array_to_png(np.zeros((2, 2, 7)))
 

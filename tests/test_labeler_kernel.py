@@ -317,7 +317,7 @@ def test_multi_label_submit(tmp_path):
     (lambda s: s.record_shown("i0", ["ham"], score=float("inf")), ValueError),
 ])
 def test_session_actions_refuse_malformed_arguments_before_writing(project, call, error):
-    from hitl_widgets.core.session import LabelingSession
+    from hitl_widgets.core.labeling import LabelingSession
 
     session = LabelingSession(project, "ana")
     with pytest.raises(error, match="item_id|ms_on_item|score"):

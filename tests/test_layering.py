@@ -42,7 +42,8 @@ def _imports(path: Path, root: Path = PACKAGE.parent) -> list[tuple[int, str]]:
 
 def test_core_files_exist():
     # Guards the tests below against passing on an empty or moved folder.
-    assert {"store.py", "project.py", "session.py"} <= {p.name for p in CORE.glob("*.py")}
+    assert {"store/_store.py", "project.py", "labeling/_session.py"} <= {
+        p.relative_to(CORE).as_posix() for p in CORE.rglob("*.py")}
 
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: p.name)

@@ -19,7 +19,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from hitl_widgets.core.active import margin
-from hitl_widgets.core.learning import ActiveLearning, wilson_interval
+from hitl_widgets.core.active._learning import ActiveLearning, wilson_interval
 from hitl_widgets.core.project import Project
 
 LABELS = ["a", "b", "c"]
@@ -484,8 +484,7 @@ def test_the_labelers_window_follows_the_model_and_shows_its_suggestions(pool):
 
 
 def test_bald_ranks_by_mc_dropout_with_a_torch_head(pool):
-    from hitl_widgets.core.active import bald
-    from hitl_widgets.core.models import TorchClassifier, mc_dropout_proba
+    from hitl_widgets.core.active import TorchClassifier, bald, mc_dropout_proba
 
     project, X, truth, ids = pool
     model = TorchClassifier(hidden=16, dropout=0.3, max_epochs=20, device="cpu", seed=0)
@@ -584,7 +583,7 @@ def test_a_fixed_feature_array_cannot_grow_and_says_what_to_do(pool):
 
 
 def test_the_progress_line_says_which_model_ranks_the_queue(pool):
-    from hitl_widgets.core.session import LabelingSession
+    from hitl_widgets.core.labeling import LabelingSession
 
     project, X, truth, ids = pool
     al = ActiveLearning(project, model=GatedModel(gate="progress"), features=X, retrain_every=6)

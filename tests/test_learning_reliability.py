@@ -22,9 +22,9 @@ from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from hitl_widgets.core import active, learning
-from hitl_widgets.core.active import PoolScorer
-from hitl_widgets.core.learning import ActiveLearning
+import hitl_widgets.core.active._learning as learning
+from hitl_widgets.core import active
+from hitl_widgets.core.active import ActiveLearning, PoolScorer
 
 LABELS = ["a", "b", "c"]
 GATES: dict[str, threading.Event] = {}  # by name: sklearn's clone cannot copy an Event
@@ -201,7 +201,7 @@ def test_pool_scorer_refuses_raw_scores_and_keeps_its_previous_scores():
 @pytest.mark.slow  # torch's first import takes seconds on a busy machine
 def test_pool_scorer_checks_a_torch_models_probabilities_on_its_device():
     torch = pytest.importorskip("torch")
-    from hitl_widgets.core.models import TorchClassifier
+    from hitl_widgets.core.active import TorchClassifier
 
     X, y = make_blobs(n_samples=120, centers=2, random_state=2)
     clf = TorchClassifier(hidden=4, max_epochs=2, device="cpu").fit(X, y)
@@ -241,7 +241,7 @@ def test_check_proba_accepts_rounding_within_the_tolerance():
 
 
 def test_simulation_refuses_a_model_without_probabilities():
-    from hitl_widgets.core.simulate import run_simulation
+    from hitl_widgets.core.active import run_simulation
 
     X, y = make_blobs(n_samples=200, centers=3, random_state=0)
     with pytest.raises(active.ModelOutputError, match="DecisionFunctionAsProba returned values outside"):

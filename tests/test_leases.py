@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 import hitl_widgets as hw
-from hitl_widgets.core.routing import AdjudicationQueue, OverlapQueue
-from hitl_widgets.core.session import LabelingSession
+from hitl_widgets.core.labeling import LabelingSession
+from hitl_widgets.core.quality import AdjudicationQueue, OverlapQueue
 
 LABELS = ["ham", "spam", "eggs"]
 ROOT = Path(hw.__file__).resolve().parents[1]  # the package under test, for the workers
@@ -91,7 +91,7 @@ CROWD = textwrap.dedent(
     """
     import json, sys
     from hitl_widgets import Project
-    from hitl_widgets.core.session import LabelingSession
+    from hitl_widgets.core.labeling import LabelingSession
 
     project = Project(sys.argv[1])
     sessions = {who: LabelingSession(project, who, prefetch=4, queue=project.overlap_queue(gold_rate=0))
@@ -115,7 +115,7 @@ ADJUDICATE = textwrap.dedent(
     """
     import json, sys
     from hitl_widgets import Project
-    from hitl_widgets.core.session import LabelingSession
+    from hitl_widgets.core.labeling import LabelingSession
 
     project = Project(sys.argv[1])
     flagged = project.flag_disagreements(threshold=0.75)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from snorkel.labeling import PandasLFApplier, labeling_function
 from snorkel.preprocess import preprocessor
 
-from hitl_widgets.core import weak_apply
+import hitl_widgets.core.weak._apply as weak_apply
 from hitl_widgets.core.weak import apply_lfs
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning:scipy")  # inside Snorkel

@@ -18,10 +18,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
-from hitl_widgets.core.active import bald
-from hitl_widgets.core.models import (
+from hitl_widgets.core.active import (
     NotEnoughClasses,
     TorchClassifier,
+    bald,
     fit_clone,
     mc_dropout_proba,
 )
@@ -184,7 +184,7 @@ def test_mc_dropout_takes_a_plain_module_and_refuses_one_without_dropout():
 
 
 def test_torch_classifier_scores_a_wide_sparse_pool_in_small_dense_chunks(monkeypatch):
-    from hitl_widgets.core import models
+    import hitl_widgets.core.active._models as models
 
     g = np.random.default_rng(0)
     X = sparse.csr_matrix((g.random(60_000, dtype=np.float32),

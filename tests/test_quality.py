@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hitl_widgets as hw
-from hitl_widgets.core import migrations
-from hitl_widgets.core.routing import AdjudicationQueue, OverlapQueue
-from hitl_widgets.core.schema import SchemaError
-from hitl_widgets.core.session import LabelingSession
-from hitl_widgets.core.store import Store
+import hitl_widgets.core.store._migrations as migrations
+from hitl_widgets.core.labeling import LabelingSession
+from hitl_widgets.core.quality import AdjudicationQueue, OverlapQueue
+from hitl_widgets.core.store import SchemaError, Store
 
 LABELS = ["ham", "spam", "eggs"]
 
@@ -362,7 +361,7 @@ def test_steady_agreement_raises_no_alert(project):
 
 # -- adjudication ------------------------------------------------------------------------------
 def test_adjudicator_sees_others_labels_and_resolves(project):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     project.set_overlap(3)
     votes = {"i00": ["spam", "ham", "eggs"], "i01": ["spam", "spam", "spam"],
              "i02": ["ham", "ham", "spam"]}
@@ -388,7 +387,7 @@ def test_adjudicator_sees_others_labels_and_resolves(project):
 
 
 def test_final_labels_take_the_resolution_over_the_vote(project):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     project.set_overlap(2)
     project.set_gold(["i02"], ["eggs"])
     for item, (a, b) in {"i00": ("spam", "spam"), "i01": ("spam", "ham"),
@@ -417,7 +416,7 @@ def test_queue_depth_counts_what_is_left(project):
 
 
 def test_adjudicator_labeler_sends_others_and_its_submit_resolves(project):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     project.set_overlap(2)
     project.annotate("i00", "spam", annotator="ana")
     project.annotate("i00", "ham", annotator="bob")
@@ -435,7 +434,7 @@ def test_adjudicator_labeler_sends_others_and_its_submit_resolves(project):
 
 
 def test_dawid_skene_flags_only_contested_items(project):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     project.set_overlap(3)
     rng = np.random.default_rng(0)
     contested = set()
@@ -451,7 +450,7 @@ def test_dawid_skene_flags_only_contested_items(project):
 
 
 def test_two_adjudicators_get_different_items(project):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     project.set_overlap(2)
     for k in range(4):
         project.annotate(f"i{k:02d}", "spam", annotator="ana")
@@ -537,7 +536,7 @@ def test_gold_accuracy_on_snow2008_rte_matches_a_direct_count(rte):
 
 
 def test_majority_flags_on_snow2008_rte_match_the_vote_shares(rte):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     project, df = rte
     flagged = set(project.flag_disagreements(threshold=0.7))
     share = df.groupby("item")["response"].agg(lambda s: s.value_counts(normalize=True).iloc[0])

@@ -27,8 +27,8 @@ WORKER = textwrap.dedent(
     """
     import json, random, sys, time
     from hitl_widgets import Project
-    from hitl_widgets.core.routing import OverlapQueue
-    from hitl_widgets.core.session import LabelingSession
+    from hitl_widgets.core.quality import OverlapQueue
+    from hitl_widgets.core.labeling import LabelingSession
 
     path, annotator, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
     rng = random.Random(seed)

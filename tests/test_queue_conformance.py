@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from hitl_widgets.core.learning import ActiveLearning
+from hitl_widgets.core.active import ActiveLearning
+from hitl_widgets.core.labeling import LabelingSession, Queue, SequentialQueue
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.routing import AdjudicationQueue, OverlapQueue
-from hitl_widgets.core.session import LabelingSession, Queue, SequentialQueue
+from hitl_widgets.core.quality import AdjudicationQueue, OverlapQueue
 from hitl_widgets.core.weak import WeakLabelQueue
 
 IDS = [f"i{k:02d}" for k in range(12)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hitl_widgets.core.schema import LabelSchema, SchemaError
+from hitl_widgets.core.store import LabelSchema, SchemaError
 
 
 def test_default_keys_are_digits_then_letters_without_s():

@@ -16,10 +16,14 @@ from sklearn.utils.validation import check_is_fitted
 from statsmodels.stats.weightstats import DescrStatsW
 
 import hitl_widgets as hw
-from hitl_widgets.core.active import STRATEGIES
-from hitl_widgets.core.learning import ActiveLearning
+from hitl_widgets.core.active import (
+    DEFAULT_STRATEGIES,
+    STRATEGIES,
+    ActiveLearning,
+    labels_to_reach,
+    summarize,
+)
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.simulate import DEFAULT_STRATEGIES, labels_to_reach, summarize
 from hitl_widgets.simulation import SimulationResult
 
 ALL = list(DEFAULT_STRATEGIES)  # every strategy but BALD, which needs a torch model

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from hitl_widgets.core import learning, stats, weak, weak_analysis
+import hitl_widgets.core.active._learning as learning
+import hitl_widgets.core.weak._analysis as weak_analysis
+from hitl_widgets.core import stats
 from hitl_widgets.core.stats import wilson_interval
 
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion: comparison of seven
@@ -94,5 +96,4 @@ def test_a_z_that_is_not_a_positive_quantile_is_refused(z):
 
 def test_every_report_uses_the_one_interval():
     assert learning.wilson_interval is stats.wilson_interval
-    assert weak.wilson_interval is stats.wilson_interval
     assert weak_analysis.wilson_interval is stats.wilson_interval

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hitl_widgets.core import migrations
+import hitl_widgets.core.store._migrations as migrations
 from hitl_widgets.core.project import Project
 from hitl_widgets.core.store import ItemRecord, Store, StoreError
 

@@ -24,10 +24,9 @@ from pathlib import Path
 import pytest
 
 import hitl_widgets
-from hitl_widgets.core import migrations
+import hitl_widgets.core.store._migrations as migrations
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.schema import SchemaError
-from hitl_widgets.core.store import Store, StoreError
+from hitl_widgets.core.store import SchemaError, Store, StoreError
 
 # The children import the same package as this process, wherever it was imported from.
 PACKAGE_ROOT = Path(hitl_widgets.__file__).resolve().parents[1]
@@ -524,7 +523,7 @@ CREATOR = textwrap.dedent(
     """
     import sys
     from hitl_widgets.core.project import Project
-    from hitl_widgets.core.schema import SchemaError
+    from hitl_widgets.core.store import SchemaError
 
     path, labels = sys.argv[1], sys.argv[2].split(",")
     print("ready", flush=True)

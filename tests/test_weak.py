@@ -12,9 +12,8 @@ from snorkel.labeling import LabelingFunction, LFAnalysis, PandasLFApplier, labe
 from snorkel.labeling.model import MajorityLabelVoter
 
 import hitl_widgets as hw
-from hitl_widgets.core import weak_apply
-from hitl_widgets.core.lf_cache import frame_version
-from hitl_widgets.core.session import LabelingSession
+import hitl_widgets.core.weak._apply as weak_apply
+from hitl_widgets.core.labeling import LabelingSession
 from hitl_widgets.core.weak import (
     LFCache,
     WeakLabelQueue,
@@ -22,6 +21,7 @@ from hitl_widgets.core.weak import (
     apply_to_project,
     compare_label_models,
     fit_label_model,
+    frame_version,
     human_labels,
     keyword_lf,
     lf_rows,

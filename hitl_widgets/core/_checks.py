@@ -1,5 +1,8 @@
 """Input normalisation shared by every door that takes item ids. Imports nothing of ours.
 
+Also the shared checks of rates, counts and overlap k (``check_rate``, ``check_count``,
+``check_k``).
+
 One item id means one item wherever it is given: ``add_items(id=...)``, ``annotate``, ``skip``,
 ``undo``, ``suggest``, ``set_gold``, ``remove_gold`` and ``set_overlap`` all read it with
 :func:`item_id`, so ``7``, ``np.int64(7)``, ``7.0`` and ``"7"`` name the same item ``"7"``.
@@ -94,3 +97,33 @@ def _is_numpy_bool(value: Any) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_rate(value, name: str) -> float:
+    """A share in [0, 1], or a ValueError that says so."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], e.g. 0.05 for 5 %; got {value!r}")
+    return float(value)
+
+
+def check_count(value, name: str) -> int:
+    """A whole number, at least 1, or a ValueError that says so."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}")
+    return int(value)
+
+
+# Far above any crowd (overlap studies use 3-10 annotators, subjective ratings up to ~100), and
+# low enough that k plus any number of requests is a small int64 wherever it is counted.
+MAX_K = 10_000
+
+
+def check_k(value, name: str = "k") -> int:
+    """A whole number of annotators, from 1 to MAX_K (10,000)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a whole number of annotators, at least 1; got {value!r}")
+    if value > MAX_K:
+        raise ValueError(f"{name} = {value!r} annotators per item is more than the {MAX_K:,} "
+                         "supported; nothing was written. Give the number of annotators who "
+                         "should label each item, e.g. 3")
+    return int(value)

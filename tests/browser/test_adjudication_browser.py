@@ -44,7 +44,7 @@ def project_file(jupyter_server) -> Path:
 
 
 def test_adjudicator_resolves_a_flagged_item(page, jupyter_server, project_file):
-    pytest.importorskip("hitl_widgets.core.consensus", reason="flags come from core.consensus")
+    pytest.importorskip("hitl_widgets.core.quality", reason="flags come from core.quality")
     nb = open_notebook(page, jupyter_server, [
         "import hitl_widgets as hw\n"
         f"project = hw.Project({project_file.name!r})",

@@ -31,7 +31,7 @@ hw.Labeler(project, annotator="you")
 
 IMAGE_CELL = """
 import os, hitl_widgets as hw
-from hitl_widgets.core.media import array_to_png
+from hitl_widgets.core.store._media import array_to_png
 from hitl_widgets.datasets import digits
 images, _ = digits()
 os.makedirs("imgs", exist_ok=True)

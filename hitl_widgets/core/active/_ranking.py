@@ -465,7 +465,7 @@ def check_strategy(strategy: str, model: Any = None) -> str:
         raise ValueError(f"Unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
     if strategy == "bald" and model is not None and not getattr(model, "dropout", 0):
         raise ValueError("strategy='bald' samples the model's dropout: use "
-                         "TorchClassifier(dropout=0.2) (from hitl_widgets.core.models), "
+                         "TorchClassifier(dropout=0.2) (from hitl_widgets.core.active), "
                          f"not {type(model).__name__}")
     return strategy
 
@@ -476,7 +476,7 @@ def asking_order(scores, rng: np.random.Generator, *, strategy: str = "margin",
     """The ranking policy: every item of the pool, in the order to ask a human about it.
 
     This is the one place where "which item next" is decided. The live loop
-    (:class:`~hitl_widgets.core.learning.ActiveLearning`) calls it after each retrain and
+    (:class:`~hitl_widgets.core.active.ActiveLearning`) calls it after each retrain and
     serves the order until the next one; ``hw.simulate`` calls it in every round of its oracle
     loop, and :class:`PoolScorer` (which both use) keeps its result. The order is:
 
@@ -558,7 +558,7 @@ class PoolScorer:
     call.
 
     ``rescore(model, X, exclude=...)`` runs the model over the whole pool once, in chunks (in
-    torch on the model's device for a :class:`~hitl_widgets.core.models.TorchClassifier`,
+    torch on the model's device for a :class:`~hitl_widgets.core.active.TorchClassifier`,
     chunked ``predict_proba`` otherwise), keeps each item's score, top label (``pred``) and top
     probability (``proba_top``), and puts the pool in asking order with :func:`asking_order`,
     the one ranking policy. ``next(n, exclude=...)`` then reads the first ``n`` items of that
@@ -686,7 +686,7 @@ class PoolScorer:
         return scores, _labels(model, pred.astype(np.intp)), top
 
     def _bald(self, model, X, n):
-        from .models import mc_dropout_proba
+        from ._models import mc_dropout_proba
 
         name, n_classes = _model_name(model), _n_classes(model)
         scores, pred, top = np.empty(n), np.empty(n, np.intp), np.empty(n)

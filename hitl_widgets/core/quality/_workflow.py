@@ -3,7 +3,7 @@
 Everything here reads and appends events; nothing is changed in place, so each decision (a gold
 answer set, an item flagged, a relabel request and its reason) stays in the audit log. The
 :class:`~hitl_widgets.core.project.Project` methods in its ``# -- quality`` section call these
-functions; who is served what is in :mod:`hitl_widgets.core.routing`.
+functions; who is served what is in the overlap queue (``_routing.py``).
 
 Example
 -------
@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._checks import item_id_list
-from .routing import _known_ids, check_count, check_rate, needed
+from .._checks import check_count, check_rate, item_id_list
+from ..store import Ledger, SchemaError
+from ._routing import known_ids, needed
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from .project import Project
 
 METHODS = ("majority", "dawid_skene")
 DEFAULT_GOLD_THRESHOLD = 0.85
@@ -47,7 +46,7 @@ def check_method(method: Any) -> str:
 
 
 # -- gold -----------------------------------------------------------------------------------------
-def set_gold(project: Project, item_ids: Any, labels: Any = None) -> list[int]:
+def set_gold(ledger: Ledger, item_ids: Any, labels: Any = None) -> list[int]:
     """Record the known answers of these items; an item's latest answer counts.
 
     ``item_ids`` and ``labels`` are two sequences of one length, or ``item_ids`` is a mapping
@@ -55,15 +54,15 @@ def set_gold(project: Project, item_ids: Any, labels: Any = None) -> list[int]:
     written unless every id is known and every label is in the schema.
     """
     pairs = _gold_pairs(item_ids, labels)
-    ids = _known_ids(project, [i for i, _ in pairs])
+    ids = known_ids(ledger, [i for i, _ in pairs])
     answers: dict[str, tuple[str, ...]] = {}
     for item_id, label in zip(ids, (lab for _, lab in pairs), strict=True):
-        answer = _validate_gold(project, item_id, label)
+        answer = _validate_gold(ledger, item_id, label)
         if answers.setdefault(item_id, answer) != answer:
             raise ValueError(f"Item {item_id!r} is given two gold answers, {list(answers[item_id])} "
                              f"and {list(answer)}; give each item one")
-    return project.store.append_many(
-        [dict(kind="gold", item_id=i, labels=list(a)) for i, a in answers.items()])
+    return Ledger.of(ledger).append_many(
+        [dict(kind="gold", item_id=i, labels=list(a)) for i, a in answers.items()], notify="gold")
 
 
 def _gold_pairs(item_ids: Any, labels: Any) -> list[tuple[Any, Any]]:
@@ -81,35 +80,33 @@ def _gold_pairs(item_ids: Any, labels: Any) -> list[tuple[Any, Any]]:
     return list(zip(ids, labs, strict=True))
 
 
-def _validate_gold(project: Project, item_id: str, label: Any) -> tuple[str, ...]:
-    from .schema import SchemaError
-
+def _validate_gold(ledger: Ledger, item_id: str, label: Any) -> tuple[str, ...]:
     try:
-        return project.schema.validate(label)
+        return ledger.schema.validate(label)
     except SchemaError as exc:
         raise SchemaError(f"Gold answer for item {item_id!r}: {exc}") from None
 
 
-def remove_gold(project: Project, item_ids: Sequence[str]) -> int:
+def remove_gold(ledger: Ledger, item_ids: Sequence[str]) -> int:
     """Take these items out of the gold set (their answers stay in the log, retracted)."""
-    ids = set(_known_ids(project, item_ids))
-    live = [e["seq"] for e in project.store.live_events(["gold"], sorted(ids))]
-    return len(project.store.retract(live))
+    ids = set(known_ids(ledger, item_ids))
+    live = [e["seq"] for e in ledger.store.live_events(["gold"], sorted(ids))]
+    return len(Ledger.of(ledger).retract(live, notify="gold"))
 
 
-def gold(project: Project) -> pd.DataFrame:
+def gold(ledger: Ledger) -> pd.DataFrame:
     """The gold set: item_id, label (a tuple in a multi-label project), set_at."""
     import pandas as pd
 
-    rows = project.store.latest_live("gold").values()
+    rows = ledger.store.latest_live("gold").values()
     return pd.DataFrame({
         "item_id": [r["item_id"] for r in rows],
-        "label": [project._label_value(r["labels"]) for r in rows],
+        "label": [ledger.label_value(r["labels"]) for r in rows],
         "set_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
     })
 
 
-def gold_accuracy(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
+def gold_accuracy(ledger: Ledger, threshold: float = DEFAULT_GOLD_THRESHOLD,
                   min_count: int = 5) -> pd.DataFrame:
     """Per annotator: gold items labeled (``n``), ``correct``, ``accuracy`` and ``flagged``.
 
@@ -121,8 +118,8 @@ def gold_accuracy(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
 
     threshold = check_rate(threshold, "threshold")
     min_count = check_count(min_count, "min_count")
-    answers = {i: tuple(e["labels"]) for i, e in project.store.latest_live("gold").items()}
-    rows = [r for r in project.store.current_labels() if r["item_id"] in answers]
+    answers = {i: tuple(e["labels"]) for i, e in ledger.store.latest_live("gold").items()}
+    rows = [r for r in ledger.store.current_labels() if r["item_id"] in answers]
     stats: dict[str, list[int]] = {}
     for r in rows:
         n_correct = stats.setdefault(r["annotator"], [0, 0])
@@ -135,10 +132,10 @@ def gold_accuracy(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
     return df.sort_values(["accuracy", "annotator"]).reset_index(drop=True)
 
 
-def flagged(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
+def flagged(ledger: Ledger, threshold: float = DEFAULT_GOLD_THRESHOLD,
             min_count: int = 5) -> pd.DataFrame:
     """Annotators flagged for retraining, each with the reason in words."""
-    df = gold_accuracy(project, threshold, min_count)
+    df = gold_accuracy(ledger, threshold, min_count)
     df = df[df["flagged"]].drop(columns="flagged").reset_index(drop=True)
     df["reason"] = [f"{c} of {n} gold items right ({a:.0%}), below {threshold:.0%}"
                     for n, c, a in zip(df["n"], df["correct"], df["accuracy"], strict=True)]
@@ -146,7 +143,7 @@ def flagged(project: Project, threshold: float = DEFAULT_GOLD_THRESHOLD,
 
 
 # -- consensus and adjudication ---------------------------------------------------------------
-def finished_labels(project: Project, requests: bool = True) -> pd.DataFrame:
+def finished_labels(ledger: Ledger, requests: bool = True) -> pd.DataFrame:
     """Long labels (item, annotator, label) of the non-gold items that have all their labels.
 
     With ``requests=False``, an item counts as finished once it has its k labels, before the
@@ -154,30 +151,30 @@ def finished_labels(project: Project, requests: bool = True) -> pd.DataFrame:
     """
     import pandas as pd
 
-    rows = project.store.current_labels()
-    gold_ids = set(project.store.latest_live("gold"))
+    rows = ledger.store.current_labels()
+    gold_ids = set(ledger.store.latest_live("gold"))
     per_item: dict[str, list[dict]] = {}
     for r in rows:
         if r["item_id"] not in gold_ids:
             per_item.setdefault(r["item_id"], []).append(r)
-    need = needed(project, list(per_item), requests)
+    need = needed(ledger, list(per_item), requests)
     done = [r for i, rs in per_item.items() if len(rs) >= need[i] for r in rs]
     return pd.DataFrame({
         "item": [r["item_id"] for r in done],
         "annotator": [r["annotator"] for r in done],
-        "label": [_category(project, r["labels"]) for r in done],
+        "label": [_category(ledger, r["labels"]) for r in done],
         "labeled_at": [r["created_at"] for r in done],
     })
 
 
-def _category(project: Project, labels: list[str]) -> str:
+def _category(ledger: Ledger, labels: list[str]) -> str:
     # Consensus counts categories; a multi-label answer is one category, its labels joined.
-    return labels[0] if not project.schema.multi_label else "|".join(labels)
+    return labels[0] if not ledger.schema.multi_label else "|".join(labels)
 
 
 def consensus_confidence(df: pd.DataFrame, method: str = "majority") -> pd.DataFrame:
     """Per item: the consensus ``label`` and its ``confidence``, from core.consensus."""
-    from . import consensus
+    from . import _consensus as consensus
 
     method = check_method(method)
     if method == "majority":
@@ -204,7 +201,7 @@ def _as_confidence(result: Any) -> pd.DataFrame:
     return pd.DataFrame({"label": labels, "confidence": confidence})
 
 
-def flag_disagreements(project: Project, threshold: float = 0.75,
+def flag_disagreements(ledger: Ledger, threshold: float = 0.75,
                        method: str = "majority") -> list[str]:
     """Flag finished items whose consensus confidence is below ``threshold``; return new flags.
 
@@ -213,40 +210,35 @@ def flag_disagreements(project: Project, threshold: float = 0.75,
     items, and items already flagged or resolved are left alone.
     """
     threshold = check_rate(threshold, "threshold")
-    df = finished_labels(project)
+    df = finished_labels(ledger)
     multi = df.groupby("item")["annotator"].transform("size") >= 2
     df = df[multi]
     if df.empty:
         return []
     conf = consensus_confidence(df, method)
     low = conf[conf["confidence"] < threshold]
-    store = project.store
+    store = ledger.store
     settled = set(store.latest_live("flag")) | set(store.latest_live("resolution"))
     new = [(i, r) for i, r in low.iterrows() if i not in settled]
-    store.append_many([dict(kind="flag", item_id=i, score=float(r["confidence"]), extra={
+    Ledger.of(ledger).append_many([dict(kind="flag", item_id=i, score=float(r["confidence"]), extra={
         "reason": f"{method} confidence {r['confidence']:.2f} below {threshold:.2f}",
-        "method": method, "threshold": threshold, "consensus": r["label"]}) for i, r in new])
-    if new:
-        project._emit("flag", {"item_ids": [i for i, _ in new]})
+        "method": method, "threshold": threshold, "consensus": r["label"]}) for i, r in new],
+        notify="flag")
     return [i for i, _ in new]
 
 
-def resolve(project: Project, item_id: str, label: Any, *, annotator: str,
+def resolve(ledger: Ledger, item_id: str, label: Any, *, annotator: str,
             ms_on_item: int | None = None) -> int:
     """An adjudicator's label for an item: it settles the item. Returns the event id."""
-    labels = project.schema.validate(label)
-    seq = project.store.append("resolution", item_id, annotator=annotator, labels=labels,
-                               source="human", ms_on_item=ms_on_item)
-    project._emit("resolution", {"item_id": item_id, "annotator": annotator, "seq": seq})
-    return seq
+    return Ledger.of(ledger).resolve(item_id, label, annotator=annotator, ms_on_item=ms_on_item)
 
 
-def flags(project: Project) -> pd.DataFrame:
+def flags(ledger: Ledger) -> pd.DataFrame:
     """Items flagged for adjudication: item_id, reason, confidence, flagged_at, resolved."""
     import pandas as pd
 
-    rows = project.store.live_events(["flag"])
-    resolved = project.store.latest_live("resolution")
+    rows = ledger.store.live_events(["flag"])
+    resolved = ledger.store.latest_live("resolution")
     return pd.DataFrame({
         "item_id": [r["item_id"] for r in rows],
         "reason": [r["extra"]["reason"] for r in rows],
@@ -256,20 +248,20 @@ def flags(project: Project) -> pd.DataFrame:
     })
 
 
-def resolutions(project: Project) -> pd.DataFrame:
+def resolutions(ledger: Ledger) -> pd.DataFrame:
     """Adjudicators' labels in force: item_id, label, annotator, resolved_at."""
     import pandas as pd
 
-    rows = project.store.latest_live("resolution").values()
+    rows = ledger.store.latest_live("resolution").values()
     return pd.DataFrame({
         "item_id": [r["item_id"] for r in rows],
-        "label": [project._label_value(r["labels"]) for r in rows],
+        "label": [ledger.label_value(r["labels"]) for r in rows],
         "annotator": [r["annotator"] for r in rows],
         "resolved_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
     })
 
 
-def final_labels(project: Project, method: str = "majority") -> pd.DataFrame:
+def final_labels(ledger: Ledger, method: str = "majority") -> pd.DataFrame:
     """One label per finished item: the adjudicator's where there is one, else the consensus.
 
     Columns: item_id, label, source (``resolution`` or the method), confidence (None for a
@@ -277,35 +269,35 @@ def final_labels(project: Project, method: str = "majority") -> pd.DataFrame:
     """
     import pandas as pd
 
-    df = finished_labels(project)
+    df = finished_labels(ledger)
     conf = consensus_confidence(df, method) if not df.empty else pd.DataFrame(
         columns=["label", "confidence"])
-    resolved = {i: r["labels"] for i, r in project.store.latest_live("resolution").items()}
+    resolved = {i: r["labels"] for i, r in ledger.store.latest_live("resolution").items()}
     out = pd.DataFrame({"item_id": conf.index.astype(str), "label": list(conf["label"]),
                         "source": method, "confidence": conf["confidence"].astype(float).values})
     out = out[~out["item_id"].isin(resolved)]
-    gold_ids = set(project.store.latest_live("gold"))
+    gold_ids = set(ledger.store.latest_live("gold"))
     extra = pd.DataFrame({"item_id": list(resolved),
-                          "label": [_category(project, lab) for lab in resolved.values()],
+                          "label": [_category(ledger, lab) for lab in resolved.values()],
                           "source": "resolution", "confidence": None})
     out = pd.concat([out, extra[~extra["item_id"].isin(gold_ids)]], ignore_index=True)
     return out.sort_values("item_id").reset_index(drop=True)
 
 
 # -- spot checks and relabel alerts --------------------------------------------------------------
-def spot_check(project: Project, rate: float = 0.05, seed: int = 0) -> list[str]:
+def spot_check(ledger: Ledger, rate: float = 0.05, seed: int = 0) -> list[str]:
     """Send a share of finished items back for one more label from another annotator.
 
     Stratified by the items' most common label: within each label, ``rate`` of its finished
     items (rounded half up) are checked, counting those checked before. Returns the new ids.
     """
     rate = check_rate(rate, "rate")
-    df = finished_labels(project, requests=False)
+    df = finished_labels(ledger, requests=False)
     if df.empty:
         return []
     strata = df.groupby("item")["label"].agg(lambda s: s.value_counts().index[0])
-    requested = set(project.store.request_counts())
-    checked = {e["item_id"] for e in project.store.live_events(["request"])
+    requested = set(ledger.store.request_counts())
+    checked = {e["item_id"] for e in ledger.store.live_events(["request"])
                if e["extra"].get("reason") == "spot_check"}
     rng = np.random.default_rng(seed)
     chosen: list[str] = []
@@ -316,13 +308,13 @@ def spot_check(project: Project, rate: float = 0.05, seed: int = 0) -> list[str]
         if target > 0 and pool:
             chosen += [pool[k] for k in sorted(rng.choice(len(pool), min(target, len(pool)),
                                                           replace=False))]
-    project.store.append_many([dict(kind="request", item_id=i, extra={
+    Ledger.of(ledger).append_many([dict(kind="request", item_id=i, extra={
         "reason": "spot_check", "why": f"spot check: {rate:.0%} of finished items per label"})
-        for i in chosen])
+        for i in chosen], notify="request")
     return chosen
 
 
-def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
+def check_agreement(ledger: Ledger, window: int = 50, threshold: float = 0.7,
                     min_items: int = 10, by: str | None = None) -> list[dict]:
     """Alert on labels (or slices) whose recent agreement fell below ``threshold``; queue
     their items for relabeling.
@@ -339,12 +331,12 @@ def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
     threshold = check_rate(threshold, "threshold")
     if by is not None and (not isinstance(by, str) or not by):
         raise ValueError(f"by must name a meta or fields key of the items, e.g. by='source'; got {by!r}")
-    windows = _label_windows(project, window) if by is None else _slice_windows(project, window, by)
-    relabels = [e for e in project.store.live_events(["request"])
+    windows = _label_windows(ledger, window) if by is None else _slice_windows(ledger, window, by)
+    relabels = [e for e in ledger.store.live_events(["request"])
                 if e["extra"].get("reason") == "relabel"]
     queued = {e["item_id"] for e in relabels}  # one more label each, whichever alert asked
     covered = {(e["item_id"], e["extra"]["label"]) for e in relabels}
-    resolved = set(project.store.latest_live("resolution"))
+    resolved = set(ledger.store.latest_live("resolution"))
     alerts, events = [], []
     for label, (agree, items) in windows.items():
         n = len(agree)
@@ -366,27 +358,26 @@ def check_agreement(project: Project, window: int = 50, threshold: float = 0.7,
             **extra, "why": alert["reason"], "reason": "relabel", "n": int(i not in queued)})
             for i in todo]
         queued.update(todo)
-    project.store.append_many(events)
-    if alerts:
-        project._emit("alert", {"alert_ids": [a["alert_id"] for a in alerts]})
+    Ledger.of(ledger).append_many(events, notify="alert",
+                                  info={"alert_ids": [a["alert_id"] for a in alerts]})
     return alerts
 
 
-def _multi_labeled(project: Project) -> list[tuple[str, list[dict]]]:
+def _multi_labeled(ledger: Ledger) -> list[tuple[str, list[dict]]]:
     """Non-gold items with two or more current labels, in the order they got their last."""
-    gold_ids = set(project.store.latest_live("gold"))
+    gold_ids = set(ledger.store.latest_live("gold"))
     per_item: dict[str, list[dict]] = {}
-    for r in project.store.current_labels():
+    for r in ledger.store.current_labels():
         if r["item_id"] not in gold_ids:
             per_item.setdefault(r["item_id"], []).append(r)
     multi = [(max(r["seq"] for r in rs), i, rs) for i, rs in per_item.items() if len(rs) >= 2]
     return [(i, rs) for _, i, rs in sorted(multi)]
 
 
-def _slice_windows(project: Project, window: int, by: str) -> dict[str, tuple[list[bool], list[str]]]:
+def _slice_windows(ledger: Ledger, window: int, by: str) -> dict[str, tuple[list[bool], list[str]]]:
     """Per value of ``by``: (all gave the same label?, item) for its last ``window`` items."""
-    multi = _multi_labeled(project)
-    records = project.store.get_items([i for i, _ in multi])
+    multi = _multi_labeled(ledger)
+    records = ledger.store.get_items([i for i, _ in multi])
     out: dict[str, tuple[list[bool], list[str]]] = {}
     for item_id, rs in multi:
         record = records[item_id]
@@ -399,10 +390,10 @@ def _slice_windows(project: Project, window: int, by: str) -> dict[str, tuple[li
     return {key: (a[-window:], i[-window:]) for key, (a, i) in sorted(out.items())}
 
 
-def _label_windows(project: Project, window: int) -> dict[str, tuple[list[bool], list[str]]]:
+def _label_windows(ledger: Ledger, window: int) -> dict[str, tuple[list[bool], list[str]]]:
     """Per label: (all chose it?, item) for its last ``window`` multiply-labeled items."""
     out: dict[str, tuple[list[bool], list[str]]] = {}
-    for item_id, rs in _multi_labeled(project):
+    for item_id, rs in _multi_labeled(ledger):
         for label in {lab for r in rs for lab in r["labels"]}:
             agree, items = out.setdefault(label, ([], []))
             agree.append(all(label in r["labels"] for r in rs))
@@ -410,13 +401,13 @@ def _label_windows(project: Project, window: int) -> dict[str, tuple[list[bool],
     return {lab: (a[-window:], i[-window:]) for lab, (a, i) in sorted(out.items())}
 
 
-def quality_alerts(project: Project) -> pd.DataFrame:
+def quality_alerts(ledger: Ledger) -> pd.DataFrame:
     """Relabel alerts, newest last: alert_id, label, agreement, window, threshold, reason,
     n_items, created_at. A dashboard shows these as the reason items went back."""
     import pandas as pd
 
     grouped: dict[str, dict] = {}
-    for e in project.store.live_events(["request"]):
+    for e in ledger.store.live_events(["request"]):
         extra = e["extra"] or {}
         if extra.get("reason") != "relabel":
             continue

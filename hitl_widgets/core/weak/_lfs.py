@@ -33,9 +33,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .lf_cache import LFCache, frame_version, lf_fingerprint
-from .queues import Queue, SequentialQueue
-from .weak_analysis import (
+from ..labeling import Queue, SequentialQueue
+from ..store import Ledger
+from ._analysis import (
     check_L,
     compare_label_models,
     fit_label_model,
@@ -45,7 +45,8 @@ from .weak_analysis import (
     torch_threads,
     wilson_interval,
 )
-from .weak_apply import LFChange, LFError, LFReport, apply_lfs
+from ._apply import LFChange, LFError, LFReport, apply_lfs
+from ._cache import LFCache, frame_version, lf_fingerprint
 
 __all__ = [
     "AppliedLFs", "LFCache", "LFChange", "LFError", "LFReport", "VectorizedLF", "WeakLabelQueue",
@@ -261,7 +262,7 @@ def _frame_and_version(project, column: str):
     if column not in frame.columns:
         frame[column] = pd.Series(dtype=object)
     # Items are append-only (re-adding an id is a no-op): count + last seq identify the data.
-    version = f"{project.path}:{len(rows)}:{rows[-1]['seq'] if rows else 0}:{column}"
+    version = f"{project.store.path}:{len(rows)}:{rows[-1]['seq'] if rows else 0}:{column}"
     return frame, version
 
 
@@ -280,6 +281,7 @@ def apply_to_project(project, lfs: Sequence, column: str = "text", *,
     >>> out.L.tolist(), out.item_ids
     ([[1], [-1]], ['a', 'b'])
     """
+    project = Ledger.of(project)
     _single_label(project)
     if cache is None:
         cache = _PROJECT_CACHES.setdefault(project, LFCache())
@@ -305,14 +307,14 @@ def human_labels(project, item_ids: Sequence[str]) -> np.ndarray:
     import pandas as pd
 
     _single_label(project)
-    labels = project.labels()
-    labels = labels[labels["source"] == "human"]
-    if labels.empty:
+    rows = [r for r in project.store.current_labels() if r["source"] == "human"]
+    if not rows:
         return np.full(len(item_ids), -1, dtype=np.int64)
     position = {name: k for k, name in enumerate(project.schema.labels)}
     # items x schema positions (ascending), so argmax's first maximum is the first label in
     # schema order on a tie; vectorised because the LFStudio recomputes Y on every human label.
-    counts = pd.crosstab(labels["item_id"], labels["label"].map(position))
+    counts = pd.crosstab(pd.Series([r["item_id"] for r in rows]),
+                         pd.Series([position[r["labels"][0]] for r in rows]))
     best = pd.Series(counts.columns.to_numpy()[counts.to_numpy().argmax(axis=1)],
                      index=counts.index)
     return best.reindex(list(item_ids)).fillna(-1).to_numpy(dtype=np.int64)
@@ -341,7 +343,7 @@ def store_weak_labels(project, probs, item_ids: Sequence[str], threshold: float 
     best = probs.argmax(axis=1)
     keep = np.flatnonzero(~tied)
     if len(keep):
-        project.suggest([item_ids[i] for i in keep],
+        Ledger.of(project).suggest([item_ids[i] for i in keep],
                         [project.schema.labels[best[i]] for i in keep],
                         [float(top[i]) for i in keep], source="lf", version=version)
     unsure = np.flatnonzero(tied | (top < threshold))
@@ -351,7 +353,7 @@ def store_weak_labels(project, probs, item_ids: Sequence[str], threshold: float 
 
 class WeakLabelQueue(Queue):
     """Serve the given items first (e.g. those the label model is unsure of), then the rest in
-    the order they were added. A :class:`~hitl_widgets.core.queues.Queue`: an item undone
+    the order they were added. A :class:`~hitl_widgets.core.labeling.Queue`: an item undone
     anywhere, even in another kernel, is served again.
 
     >>> import tempfile, os

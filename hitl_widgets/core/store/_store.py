@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .migrations import (
+from ._migrations import (
     APPLICATION_ID,
     ForeignFileError,
     classify,
@@ -44,7 +44,7 @@ from .migrations import (
 
 log = logging.getLogger(__name__)
 
-# The quality workflow's kinds (see core/routing.py and core/quality.py): a gold answer set by
+# The quality workflow's kinds (see core/quality): a gold answer set by
 # the user, a lease on an item for an annotator, a request for one more label, a flag for
 # adjudication, an adjudicator's resolution, a per-item overlap.
 QUALITY_KINDS = ("gold", "assignment", "request", "flag", "resolution", "overlap")

@@ -1,0 +1,87 @@
+"""Quality control: who labels what, gold, agreement, consensus, adjudication and the numbers
+the Dashboard shows.
+
+- routing: :class:`OverlapQueue` (each item to k annotators, blind, gold mixed in, leases),
+  :class:`AdjudicationQueue`, :func:`set_overlap`, :func:`coverage`, :func:`queue_depth`;
+- the workflow: gold answers (:func:`set_gold`, :func:`gold_accuracy`, :func:`flagged`), flags
+  and resolutions, final labels, spot checks, agreement alerts;
+- agreement: :func:`cohen_kappa`, :func:`fleiss_kappa`, :func:`krippendorff_alpha`,
+  :func:`per_label`, :func:`pairwise_kappa`, :func:`bootstrap_ci`;
+- consensus: :func:`majority_vote`, :func:`dawid_skene`;
+- the Dashboard's numbers as DataFrames: :func:`agreement_over_time`, :func:`annotator_stats`,
+  :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`.
+
+Functions that read or write a project take the :class:`~hitl_widgets.Project` (or its
+:class:`~hitl_widgets.core.store.Ledger`).
+
+Example
+-------
+>>> from hitl_widgets.core.quality import cohen_kappa
+>>> round(cohen_kappa(["a", "a", "b", "b"], ["a", "b", "b", "b"]), 2)
+0.5
+"""
+
+from ._adjudication import AdjudicationQueue
+from ._agreement import (
+    LEVELS,
+    Interval,
+    UndefinedAgreementWarning,
+    bootstrap_ci,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    pairwise_kappa,
+    per_label,
+)
+from ._consensus import DawidSkeneResult, dawid_skene, majority_vote
+from ._routing import (
+    OverlapQueue,
+    coverage,
+    known_ids,
+    needed,
+    queue_depth,
+    set_overlap,
+)
+from ._stats import (
+    LabelCache,
+    agreement_over_time,
+    annotator_stats,
+    dashboard_data,
+    disagreement_by_label,
+    pair_confusion,
+)
+from ._workflow import (
+    check_agreement,
+    check_method,
+    consensus_confidence,
+    final_labels,
+    finished_labels,
+    flag_disagreements,
+    flagged,
+    flags,
+    gold,
+    gold_accuracy,
+    quality_alerts,
+    remove_gold,
+    resolutions,
+    resolve,
+    set_gold,
+    spot_check,
+)
+
+__all__ = [
+    "LEVELS", "AdjudicationQueue", "DawidSkeneResult", "Interval", "LabelCache", "OverlapQueue",
+    "UndefinedAgreementWarning", "agreement_over_time", "annotator_stats", "bootstrap_ci",
+    "check_agreement", "check_method", "cohen_kappa", "consensus_confidence", "coverage",
+    "dashboard_data", "dawid_skene", "disagreement_by_label", "final_labels", "finished_labels",
+    "flag_disagreements", "flagged", "flags", "fleiss_kappa", "gold", "gold_accuracy",
+    "known_ids", "krippendorff_alpha", "majority_vote", "needed", "pair_confusion",
+    "pairwise_kappa", "per_label", "quality_alerts", "queue_depth", "remove_gold",
+    "resolutions", "resolve", "set_gold", "set_overlap", "spot_check",
+]
+
+# Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
+# module they are defined in.
+for _error in (UndefinedAgreementWarning,):
+    _error.__module__ = __name__
+del _error

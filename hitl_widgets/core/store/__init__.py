@@ -1,0 +1,34 @@
+"""The durable log and its one writer.
+
+- :class:`Store`: one SQLite file holding items and an append-only event log (schema
+  migrations, triggers that refuse rewrites, durable commits).
+- :class:`Ledger`: the store, the label schema and the listeners of an open project: the only
+  code that writes events, each write saying whether listeners hear of it.
+- :class:`LabelSchema`: the labels, their keys and guidelines.
+- :func:`build_records`: what ``Project.add_items`` accepts, checked and turned into items.
+- media helpers: images are sniffed, checked and only read below the project's image root.
+
+Example
+-------
+>>> from hitl_widgets.core.store import Store, ItemRecord
+>>> store = Store(":memory:")
+>>> store.add_items([ItemRecord("a", "text", text="hello")])
+(1, 0)
+"""
+
+from ._items import ItemError, build_records
+from ._ledger import Ledger, check_annotator, check_source
+from ._media import MediaError, read_below, sniff_mime
+from ._migrations import ForeignFileError
+from ._schema import Guideline, LabelSchema, SchemaError
+from ._store import EVENT_KINDS, SOURCES, ItemRecord, Store, StoreError
+
+__all__ = ["EVENT_KINDS", "SOURCES", "ForeignFileError", "Guideline", "ItemError", "ItemRecord",
+           "LabelSchema", "Ledger", "MediaError", "SchemaError", "Store", "StoreError",
+           "build_records", "check_annotator", "check_source", "read_below", "sniff_mime"]
+
+# Errors name their public home in tracebacks (``hitl_widgets.core.store.X``), not the private
+# module they are defined in.
+for _error in (ForeignFileError, ItemError, MediaError, SchemaError, StoreError,):
+    _error.__module__ = __name__
+del _error

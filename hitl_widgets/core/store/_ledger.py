@@ -1,0 +1,319 @@
+"""The one writer: every event a project records goes through a :class:`Ledger`.
+
+A ledger is the store, the label schema and the listeners of one open project. It is the only
+code that appends events, retracts them, adds items or changes settings, and every one of its
+writes takes ``notify``: the kind of change listeners hear about once the write has committed,
+or ``False`` for a write they do not hear about (a lease, an audit entry). A silent write is then
+a choice that reads at its call site, never an accident of which module wrote.
+
+Inside :meth:`Ledger.transaction` notices wait for the outermost block to commit, and are dropped
+with it when it rolls back: a listener never hears of a write that is not in the file.
+
+Services (quality, weak supervision, active learning, the labeling session) take a ledger, not
+the :class:`~hitl_widgets.Project`; :meth:`Ledger.of` accepts either, so their public functions
+work with a project as users hold it.
+
+Example
+-------
+>>> from hitl_widgets.core.store import ItemRecord, LabelSchema, Ledger, Store
+>>> ledger = Ledger(Store(":memory:"), LabelSchema.build(["ham", "spam"]))
+>>> heard = []
+>>> _ = ledger.subscribe(lambda kind, info: heard.append((kind, info["item_id"])))
+>>> _ = ledger.add_items([ItemRecord("a", "text", text="win a prize")], notify=False)
+>>> seq = ledger.annotate("a", "spam", annotator="ana")
+>>> heard
+[('annotation', 'a')]
+>>> _ = ledger.append("shown", "a", annotator="ana", suggestion=["spam"], notify=False)
+>>> len(heard)
+1
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .._checks import item_id as check_item_id
+from .._checks import item_id_list
+from ._schema import LabelSchema, SchemaError
+from ._store import SOURCES, ItemRecord, Store
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, dict], None]
+
+
+class Ledger:
+    """Store + schema + listeners: the only object that writes a project's events.
+
+    Parameters
+    ----------
+    store : the open :class:`Store`.
+    schema : the project's :class:`LabelSchema`; labels are validated against it.
+    image_root : the only folder image paths may be read from (None: none set).
+    """
+
+    def __init__(self, store: Store, schema: LabelSchema, image_root: Path | None = None):
+        self.store = store
+        self.schema = schema
+        self.image_root = image_root
+        self._listeners: list[Listener] = []
+        # Notices held back until the outermost transaction commits, per thread: another
+        # thread's writes are not part of this thread's transaction.
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, path: str | Path, labels: Sequence[str] | None = None, *,
+             multi_label: bool | None = None, keys: Any = None, guidelines: Any = None,
+             image_root: Path | None = None, read_only: bool = False) -> Ledger:
+        """Open (or create) a project file: read its schema and image root, and write what
+        changes in one transaction. Arguments as for :class:`hitl_widgets.Project`."""
+        store = Store(path, read_only=read_only)
+        try:
+            schema, root = _open(store, labels, multi_label, keys, guidelines, image_root)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, schema, root)
+
+    @staticmethod
+    def of(project: Any) -> Ledger:
+        """The ledger of a project, or the ledger itself: what services accept."""
+        if isinstance(project, Ledger):
+            return project
+        ledger = getattr(project, "ledger", None)
+        if isinstance(ledger, Ledger):
+            return ledger
+        raise TypeError(f"expected a hitl_widgets.Project (or its ledger); got "
+                        f"{type(project).__name__} {project!r:.60}")
+
+    # -- listeners ------------------------------------------------------------------------
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(kind, info)`` after each notifying write; returns the unsubscribe
+        function."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable as callback(kind, info); got {callback!r:.60}")
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _notify(self, kind: str | bool, info: dict) -> None:
+        if kind is False:
+            return
+        if not isinstance(kind, str) or not kind:
+            raise TypeError(f"notify must be the kind of change (a str) or False; got {kind!r}")
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:  # inside a transaction: after it commits
+            pending.append((kind, info))
+            return
+        # A listener's failure must not turn a saved write into an exception for the caller.
+        for callback in list(self._listeners):
+            try:
+                callback(kind, info)
+            except Exception:
+                log.exception("project listener %r failed on %s", callback, kind)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the file's write lock for a block (see :meth:`Store.transaction`); the block's
+        notices go out once, in order, after the outermost block commits."""
+        outer = getattr(self._local, "pending", None) is None
+        if outer:
+            self._local.pending = []
+        try:
+            with self.store.transaction() as store:
+                yield store
+        except BaseException:
+            if outer:
+                self._local.pending = None
+            raise
+        if outer:
+            pending, self._local.pending = self._local.pending, None
+            for kind, info in pending:
+                self._notify(kind, info)
+
+    # -- generic writes -------------------------------------------------------------------
+    def append(self, kind: str, item_id: str, *, notify: str | bool, **fields: Any) -> int:
+        """Append one event; returns its seq once durable. ``notify``: the kind of change
+        listeners hear (``info`` = item_id, annotator, seq), or False."""
+        seq = self.store.append(kind, item_id, **fields)
+        info = {"item_id": item_id, "seq": seq}
+        if fields.get("annotator") is not None:
+            info["annotator"] = fields["annotator"]
+        self._notify(notify, info)
+        return seq
+
+    def append_many(self, events: Sequence[dict], *, notify: str | bool,
+                    info: dict | None = None) -> list[int]:
+        """Append events in one transaction (all or none). Listeners hear one notice for the
+        batch (``info`` = item_ids, seqs, plus ``info``); nothing when the batch is empty."""
+        events = list(events)
+        if not events:
+            return []
+        seqs = self.store.append_many(events)
+        ids = list(dict.fromkeys(e["item_id"] for e in events))
+        self._notify(notify, {"item_ids": ids, "seqs": seqs, **(info or {})})
+        return seqs
+
+    def retract(self, seqs: Sequence[int], *, notify: str | bool,
+                annotator: str | None = None) -> list[int]:
+        """Retract these events (all or none); returns the new retractions' seqs."""
+        out = self.store.retract(seqs, annotator)
+        if out:
+            self._notify(notify, {"seqs": out, "annotator": annotator})
+        return out
+
+    def add_items(self, records: Sequence[ItemRecord], *, notify: str | bool) -> tuple[int, int]:
+        """Add items (see :meth:`Store.add_items`); returns (added, already there)."""
+        added, existing = self.store.add_items(records)
+        if added:
+            self._notify(notify, {"added": added})
+        return added, existing
+
+    def set_meta(self, key: str, value: Any, *, notify: str | bool) -> None:
+        """Change a project setting."""
+        self.store.set_meta(key, value)
+        self._notify(notify, {"key": key})
+
+    # -- an annotator's actions -----------------------------------------------------------
+    def annotate(self, item_id: Any, label: str | Iterable[str], *, annotator: str,
+                 source: str = "human", ms_on_item: int | None = None,
+                 suggestion: str | Iterable[str] | None = None,
+                 suggestion_score: float | None = None, score: float | None = None,
+                 extra: dict | None = None) -> int:
+        """Record a label (see :meth:`hitl_widgets.Project.annotate`); notifies ``annotation``."""
+        item_id = check_item_id(item_id)
+        labels = self.schema.validate(label)
+        shown = None if suggestion is None else self.schema.validate(suggestion)
+        check_annotator(annotator)
+        check_source(source)
+        return self.append("annotation", item_id, notify="annotation", annotator=annotator,
+                           labels=labels, source=source, score=score, suggestion=shown,
+                           suggestion_score=suggestion_score, ms_on_item=ms_on_item, extra=extra)
+
+    def skip(self, item_id: Any, *, annotator: str, ms_on_item: int | None = None) -> int:
+        """Record that the annotator passed on an item; notifies ``skip``."""
+        item_id = check_item_id(item_id)
+        check_annotator(annotator)
+        return self.append("skip", item_id, notify="skip", annotator=annotator,
+                           ms_on_item=ms_on_item)
+
+    def resolve(self, item_id: Any, label: str | Iterable[str], *, annotator: str,
+                ms_on_item: int | None = None) -> int:
+        """An adjudicator's label: it settles the item (see :meth:`hitl_widgets.Project.resolve`);
+        notifies ``resolution``."""
+        item_id = check_item_id(item_id)
+        check_annotator(annotator)
+        labels = self.schema.validate(label)
+        return self.append("resolution", item_id, notify="resolution", annotator=annotator,
+                           labels=labels, source="human", ms_on_item=ms_on_item)
+
+    def undo(self, *, annotator: str, item_id: Any = None) -> dict | None:
+        """Retract the annotator's latest label, skip or resolution; notifies ``retraction``."""
+        check_annotator(annotator)
+        item_id = None if item_id is None else check_item_id(item_id)
+        undone = self.store.retract_last(annotator, item_id)
+        if undone is not None:
+            self._notify("retraction", {"item_id": undone["item_id"], "annotator": annotator,
+                                        "kind": undone["kind"]})
+        return undone
+
+    def suggest(self, item_ids: Sequence[Any], labels: Sequence[Any],
+                scores: Sequence[float] | None = None, *, source: str = "model",
+                version: str | None = None) -> list[int]:
+        """Store model or LF suggestions (see :meth:`hitl_widgets.Project.suggest`); notifies
+        ``suggestion``."""
+        item_ids = item_id_list(item_ids, "item_ids")
+        if isinstance(labels, (str, bytes)):
+            raise TypeError(f"labels: expected one label per item, got the string {labels!r}; "
+                            f"wrap it: [{labels!r}]")
+        if len(labels) != len(item_ids) or (scores is not None and len(scores) != len(item_ids)):
+            raise ValueError("item_ids, labels and scores must have the same length")
+        check_source(source)
+        extra = None if version is None else {"version": str(version)}
+        events = [
+            dict(kind="suggestion", item_id=i, labels=self.schema.validate(lab), source=source,
+                 score=None if scores is None else scores[k], extra=extra)
+            for k, (i, lab) in enumerate(zip(item_ids, labels, strict=True))
+        ]
+        return self.append_many(events, notify="suggestion")
+
+    def record_shown(self, item_id: Any, *, annotator: str, suggestion: Any,
+                     score: float | None = None) -> int:
+        """Audit that a suggestion was on screen for an annotator. Silent: it changes no view."""
+        check_annotator(annotator)
+        return self.append("shown", check_item_id(item_id), notify=False, annotator=annotator,
+                           suggestion=self.schema.validate(suggestion), suggestion_score=score)
+
+    # -- reading helpers ------------------------------------------------------------------
+    def label_value(self, labels: list[str]) -> str | tuple[str, ...]:
+        """A stored label list as users see it: a str, or a tuple in a multi-label project."""
+        return tuple(labels) if self.schema.multi_label else labels[0]
+
+
+# -- opening --------------------------------------------------------------------------
+def _open(store: Store, labels, multi_label, keys, guidelines, root) -> tuple[LabelSchema, Path | None]:
+    """Read the stored schema and image root, and write what changes, in one transaction.
+
+    Deciding and writing under one write lock is what keeps two kernels creating the same
+    file with different labels from both succeeding. Nothing is locked when nothing changes.
+    """
+    schema, changes = _resolve_schema(store, labels, multi_label, keys, guidelines)
+    stored_root, root_changes = _resolve_root(store, root)
+    if not (changes or root_changes) or store.read_only:
+        return schema, stored_root
+    with store.transaction():  # decide again: another kernel may have written meanwhile
+        schema, changes = _resolve_schema(store, labels, multi_label, keys, guidelines)
+        stored_root, root_changes = _resolve_root(store, root)
+        for key, value in {**changes, **root_changes}.items():
+            store.set_meta(key, value)
+    return schema, stored_root
+
+def _resolve_schema(store: Store, labels, multi_label, keys, guidelines) -> tuple[LabelSchema, dict]:
+    """The schema to use, and the meta entries to write for it (none when unchanged)."""
+    stored = store.get_meta("schema")
+    if stored is None:
+        if store.read_only:
+            raise SchemaError(f"{store.path} holds no label schema yet, and it was opened "
+                              "read-only, so none can be written")
+        if labels is None:
+            raise SchemaError(f"{store.path} is a new project: give its labels, e.g. "
+                              "Project(path, labels=['ham', 'spam'])")
+        schema = LabelSchema.build(labels, multi_label=bool(multi_label), keys=keys,
+                                   guidelines=guidelines)
+        return schema, {"schema": schema.to_json()}
+    schema = LabelSchema.from_json(stored)
+    if labels is not None and list(labels) != list(schema.labels):
+        raise SchemaError(f"{store.path} has labels {list(schema.labels)}, not {list(labels)}; "
+                          "omit labels= to reopen it as it is")
+    if multi_label is not None and bool(multi_label) != schema.multi_label:
+        raise SchemaError(f"{store.path} was created with multi_label={schema.multi_label}")
+    if keys or guidelines:  # presentation only: safe to change on reopen
+        schema = LabelSchema.build(schema.labels, multi_label=schema.multi_label,
+                                   keys=keys or schema.keys,
+                                   guidelines=guidelines or stored.get("guidelines"))
+        if schema.to_json() != stored:
+            return schema, {"schema": schema.to_json()}
+    return schema, {}
+
+def _resolve_root(store: Store, root: Path | None) -> tuple[Path | None, dict]:
+    """The image root to use, and the meta entry to write for it (none when unchanged)."""
+    stored = store.get_meta("image_root")
+    if root is None:
+        return (Path(stored) if stored else None), {}
+    return root, ({} if str(root) == stored else {"image_root": str(root)})
+
+
+def check_annotator(annotator: Any) -> None:
+    """A non-empty annotator name, or a ValueError that says so."""
+    if not isinstance(annotator, str) or not annotator.strip():
+        raise ValueError(f"annotator must be a non-empty name, e.g. annotator='ana'; got {annotator!r}")
+
+
+def check_source(source: Any) -> None:
+    """One of the sources the store knows (human, model, lf)."""
+    if source not in SOURCES:
+        raise ValueError(f"Unknown source {source!r}; expected one of {list(SOURCES)}")
