@@ -116,3 +116,16 @@ def test_touching_labeler_is_what_imports_the_widget_layer():
     loaded = _modules_after("import hitl_widgets as hw\nhw.Labeler")
     assert {"anywidget", "ipywidgets", "traitlets"} <= loaded
     assert not loaded & HEAVY
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_another_modules_private_names(path):
+    # Private modules are guarded by import-linter (private_modules contract); private *names*
+    # (``from .routing import _known_ids``) are guarded here: a name with a leading underscore
+    # belongs to its module.
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bad = [(node.lineno, alias.name) for node in ast.walk(tree)
+           if isinstance(node, ast.ImportFrom) and node.module  # `from . import _x`: a module
+           and (node.level or node.module.startswith("hitl_widgets"))
+           for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not bad, f"{path.relative_to(PACKAGE)} imports private names {bad}"
