@@ -62,3 +62,22 @@ def test_an_unknown_name_on_an_old_path_says_where_things_went():
         import hitl_widgets.core.agreement as old
     with pytest.raises(AttributeError, match="moved to hitl_widgets.core.quality"):
         old.no_such_function  # noqa: B018
+
+
+@pytest.mark.parametrize("package, name", [("weak", "torch_threads"), ("weak", "wilson_interval"),
+                                           ("store", "QUALITY_KINDS"), ("quality", "METHODS")])
+def test_a_name_the_old_module_held_is_still_found_once_warned(package, name):
+    script = f"""
+import json, warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    from hitl_widgets.core.{package} import {name}
+    import hitl_widgets.core.{package} as again
+    getattr(again, {name!r})
+print(json.dumps([str(w.message) for w in caught if "moved" in str(w.message)]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    messages = json.loads(out.stdout.splitlines()[-1])
+    assert len(messages) == 1 and f"hitl_widgets.core.{package}.{name} moved" in messages[0]

@@ -65,3 +65,24 @@ def _caller_level() -> int:
             level += 1
         frame = frame.f_back
     return level
+
+
+def old_names(package: str, homes: dict[str, str]) -> Callable[[str], Any]:
+    """A package ``__getattr__`` for names its old single-file module held that now live
+    elsewhere (``homes``: name -> module): found there, with one warning naming the new home."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in homes:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        home = homes[name]
+        if any(part.startswith("_") for part in home.split(".")):
+            advice = f"it is internal now ({home}) and not part of any public surface"
+        else:
+            advice = f"import it from {home}"
+        warnings.warn(f"{package}.{name} moved: {advice} (the old name goes in hitl_widgets "
+                      f"{REMOVED_IN})", FutureWarning, stacklevel=2)
+        value = getattr(importlib.import_module(home), name)
+        setattr(sys.modules[package], name, value)  # found directly from now on: one warning
+        return value
+
+    return __getattr__

@@ -16,6 +16,7 @@ Example
 (1, 0)
 """
 
+from .._moved import old_names
 from ._items import ItemError, build_records
 from ._ledger import Ledger, check_annotator, check_source
 from ._media import MediaError, read_below, sniff_mime
@@ -32,3 +33,14 @@ __all__ = ["EVENT_KINDS", "SOURCES", "ForeignFileError", "Guideline", "ItemError
 for _error in (ForeignFileError, ItemError, MediaError, SchemaError, StoreError,):
     _error.__module__ = __name__
 del _error
+
+# Names the old single-file module (core/store.py) held that live elsewhere now: still found, with
+# a warning naming their home, for one release.
+__getattr__ = old_names(__name__, {
+    "APPLICATION_ID": "hitl_widgets.core.store._migrations",
+    "QUALITY_KINDS": "hitl_widgets.core.store._store",
+    "classify": "hitl_widgets.core.store._migrations",
+    "header": "hitl_widgets.core.store._migrations",
+    "migrate": "hitl_widgets.core.store._migrations",
+    "missing_triggers": "hitl_widgets.core.store._migrations",
+})

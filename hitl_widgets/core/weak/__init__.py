@@ -18,6 +18,7 @@ Example
 [[1], [-1]]
 """
 
+from .._moved import old_names
 from ._analysis import (
     ROW_KINDS,
     TIE_POLICIES,
@@ -51,3 +52,12 @@ __all__ = [
     "human_labels", "keyword_lf", "lf_fingerprint", "lf_name", "lf_rows", "lf_summary",
     "majority_vote", "regex_lf", "store_weak_labels", "threshold_lf", "vectorized_lf",
 ]
+
+# Names the old single-file module (core/weak.py) held that live elsewhere now: still found, with
+# a warning naming their home, for one release.
+__getattr__ = old_names(__name__, {
+    "Queue": "hitl_widgets.core.labeling",
+    "SequentialQueue": "hitl_widgets.core.labeling",
+    "torch_threads": "hitl_widgets.core.device",
+    "wilson_interval": "hitl_widgets.core.stats",
+})
