@@ -75,7 +75,7 @@ class SimulationResult(SimulationRun):
 def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES,
              seeds: int | Sequence[int] = 5, budget: int = 300, initial: int = 10, step: int = 10,
              test: tuple[Any, Any] | None = None, explore: float = 0.0, stratify: bool = False,
-             n_jobs: int | None = None) -> SimulationResult:
+             n_jobs: int | None = None, progress=None) -> SimulationResult:
     """Simulate active learning with an oracle: accuracy vs labels, per strategy, over seeds.
 
     For each strategy and seed: draw ``initial`` random items as the first labels (the same
@@ -109,6 +109,10 @@ def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES
     stratify : draw the initial set with every class in proportion (needs ``initial`` >= the
         number of classes).
     n_jobs : worker processes for the (strategy, seed) runs (joblib); results do not depend on it.
+    progress : a bar over the (strategy, seed) runs when they add up to ``SIM_BAR_FROM`` labels
+        or more (the default run does); True, False, or a function ``progress(runs_done,
+        runs)`` (see :mod:`hitl_widgets.core.progress`). Nothing is kept between calls, so an
+        interrupt leaves nothing behind.
 
     Returns
     -------
@@ -125,6 +129,6 @@ def simulate(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES
     """
     run = run_simulation(X, y, model=model, strategies=strategies, seeds=seeds, budget=budget,
                          initial=initial, step=step, test=test, explore=explore,
-                         stratify=stratify, n_jobs=n_jobs)
+                         stratify=stratify, n_jobs=n_jobs, progress=progress)
     return SimulationResult(curves=run.curves, fallbacks=run.fallbacks, notes=run.notes,
                             budget=run.budget, order=run.order)

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .progress import Progress, progress_bar
 from .store import LabelSchema, Ledger, SchemaError, Store, build_records
+
+ADD_BAR_FROM = 50_000  # items from which add_items shows a bar by default (a few seconds)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class Project:
         meta: Sequence[str] | None = None,
         provenance: dict | None = None,
         value_range: tuple[float, float] | None = None,
+        progress: Progress = None,
     ) -> AddResult:
         """Add items; re-adding the same ones is a no-op. All or nothing per call.
 
@@ -106,12 +110,26 @@ class Project:
         ``image_root``), or ``add_items(df)`` to label table rows. ``fields`` are columns shown
         beside the content, ``meta`` columns kept but not shown, ``provenance`` a dict kept with
         every item of the batch.
+
+        ``progress``: a bar from ``ADD_BAR_FROM`` items by default; True, False, or a function
+        ``progress(done, total)`` (see :mod:`~hitl_widgets.core.progress`), where ``total`` is
+        twice the item count: each item counts once checked and once written. However large,
+        the batch is one transaction: an interrupt ("Interrupt kernel") adds nothing.
         """
-        records = build_records(
-            data, text=text, image=image, path=path, id=id, fields=fields, meta=meta,
-            provenance=provenance, image_root=self.image_root, value_range=value_range,
-        )
-        return AddResult(*self.ledger.add_items(records, notify="items"))
+        n = _length(data if data is not None else next(
+            (v for v in (text, image, path) if v is not None), None))
+        with progress_bar(2 * n, "add_items: checking", progress, large=2 * ADD_BAR_FROM,
+                          unit="row") as bar:
+            records = build_records(
+                data, text=text, image=image, path=path, id=id, fields=fields, meta=meta,
+                provenance=provenance, image_root=self.image_root, value_range=value_range,
+                step=bar.set,
+            )
+            bar.describe("add_items: writing")
+            added = self.ledger.add_items(records, notify="items",
+                                          step=lambda done: bar.set(n + done))
+            bar.set(2 * n)
+        return AddResult(*added)
 
     def items(self):
         """A DataFrame of the items (without image bytes)."""
@@ -350,3 +368,11 @@ def _weak():
     from . import weak
 
     return weak
+
+
+def _length(values: Any) -> int:
+    """How many items ``add_items`` was given (0 when it cannot tell; build_records checks)."""
+    try:
+        return len(values)
+    except TypeError:
+        return 0

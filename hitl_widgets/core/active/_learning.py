@@ -176,6 +176,7 @@ class ActiveLearning(Queue):
         self._pending: dict | None = None  # a retrain's result waiting to land
         self._retraining = False
         self._fit_started: float | None = None  # monotonic time the running fit began
+        self._rescoring: tuple[int, int] | None = None  # (rows scored, pool rows) while rescoring
         self._closed = False
         # Held around every write the loop makes (auto-labels, suggestions), with the closed
         # check inside it: once close() has it, nothing the loop computed can land any more.
@@ -337,7 +338,8 @@ class ActiveLearning(Queue):
             self._pool_stale = False
             n_old = len(self._ids)
         try:
-            ids, X = _pool(self.project, self._features)
+            # No bar from this thread: a notebook's bar belongs to the cell that runs it.
+            ids, X = _pool(self.project, self._features, progress=False)
             if ids[:n_old] != self._ids:  # items are append-only, so this would be a bug
                 raise ValueError("the project's items changed order")
         except (ValueError, TypeError) as exc:
@@ -377,10 +379,16 @@ class ActiveLearning(Queue):
             # The scorer checks every chunk of probabilities (check_proba): output that is not
             # probabilities stops here, before anything is ranked, suggested or auto-labeled.
             # It ranks with the one policy hw.simulate replays (asking_order).
-            scorer = self._scorer().rescore(fitted, self._X, exclude=self._taken_rows())
+            scorer = self._scorer().rescore(fitted, self._X, exclude=self._taken_rows(),
+                                            progress=self._rescore_step)
+        except _Closed:  # closed while rescoring: stopped between two chunks, nothing kept
+            return
         except Exception as exc:
             self._fail(exc)
             return
+        finally:
+            with self._lock:
+                self._rescoring = None
         with self._lock:  # a result still waiting for the main thread counts as landed
             version = (self._version if self._pending is None else self._pending["version"]) + 1
         order = scorer.order
@@ -396,6 +404,13 @@ class ActiveLearning(Queue):
             self._pending = result
         self._deliver(self._land_pending)
         self._evaluate(fitted, X, y, f"m{version}", n_labels)
+
+    def _rescore_step(self, done: int, total: int) -> None:
+        """The rescore's progress, for status(); stops it (between chunks) once closed."""
+        with self._lock:
+            if self._closed:
+                raise _Closed
+            self._rescoring = (done, total)
 
     def _is_closed(self) -> bool:
         with self._lock:
@@ -606,6 +621,8 @@ class ActiveLearning(Queue):
         ``auto_accept_interval`` (its Wilson 95 % interval), ``pool_size`` and
         ``items_outside_pool`` (added items the features could not cover), ``fitting`` (a
         fit of the model runs now), ``fit_seconds`` (for how long; None when none runs),
+        ``rescoring`` (``(rows scored, pool rows)`` while the new model scores the pool, else
+        None; ``close()`` stops a rescore between two chunks of ``SCORE_CHUNK`` rows),
         ``warning`` (a fit running longer than ``SLOW_FIT_SECONDS``, else None) and
         ``closed``.
 
@@ -625,6 +642,7 @@ class ActiveLearning(Queue):
                 "retraining": self._retraining,
                 "fitting": started is not None,
                 "fit_seconds": fit_seconds,
+                "rescoring": self._rescoring,
                 "warning": _slow_fit_warning(fit_seconds, self._closed),
                 "closed": self._closed,
                 "last_retrain_s": self._last_retrain_s,
@@ -703,6 +721,10 @@ class _FitClock:
     def __exit__(self, *exc: object) -> None:
         with self.loop._lock:
             self.loop._fit_started = None
+
+
+class _Closed(Exception):
+    """Raised in the retrain thread to stop a rescore once the loop is closed."""
 
 
 def _slow_fit_warning(fit_seconds: float | None, closed: bool) -> str | None:
@@ -804,11 +826,11 @@ def _cv_accuracy(model: Any, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[f
     return hits / len(y), None
 
 
-def _pool(project: Any, features: Any) -> tuple[list[str], Any]:
+def _pool(project: Any, features: Any, progress: Any = None) -> tuple[list[str], Any]:
     """Item ids and feature rows (numpy, or scipy sparse for TF-IDF) for the pool."""
     if project.store.item_count() == 0:
         raise ValueError("the project has no items yet: add them before starting active learning")
-    ids, X = features_for(project, features)
+    ids, X = features_for(project, features, progress=progress)
     if hasattr(X, "detach"):  # torch: the pool is read in chunks by numpy-facing code
         X = X.detach().cpu().numpy()
     if not hasattr(X, "tocoo"):

@@ -14,6 +14,8 @@ a global RNG.
 Example
 -------
 >>> import numpy as np
+
+from ..progress import Progress, progress_bar
 >>> proba = np.array([[0.9, 0.1], [0.55, 0.45], [0.5, 0.5]])
 >>> margin(proba).round(2)
 array([0.2, 0.9, 1. ])
@@ -27,9 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import Progress, progress_bar
+
 # Every strategy name the engine knows, in one list: ActiveLearning, PoolScorer and
 # hw.simulate accept these (check_strategy) and the docs list them in this order.
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "diverse", "bald")
+RESCORE_BAR_FROM = 1_000_000  # pool rows from which PoolScorer.rescore shows a bar by default
 PROBA_ROW_SUM_TOL = 1e-3  # calibrated models' rows may sum to 1 only approximately
 PROBA_RANGE_TOL = 1e-6  # float rounding just outside [0, 1]
 _HOW = ("wrap the model in CalibratedClassifierCV(model, ensemble=False), or use a model whose "
@@ -623,19 +628,25 @@ class PoolScorer:
         return 0 if scores is None else len(scores)
 
     # -- the slow path: after a retrain ---------------------------------------------------
-    def rescore(self, model: Any, X, exclude=None) -> PoolScorer:
+    def rescore(self, model: Any, X, exclude=None, *, progress: Progress = None) -> PoolScorer:
         """Score the pool ``X`` with ``model`` (an estimator, a TorchClassifier, a callable
         ``proba(X_chunk)``, or ``None`` for a seeded random order), rank it with
-        :func:`asking_order` (``exclude``: the items labeled so far) and keep the result."""
+        :func:`asking_order` (``exclude``: the items labeled so far) and keep the result.
+
+        ``progress``: a bar over the chunks from ``RESCORE_BAR_FROM`` rows by default; True,
+        False, or a function ``progress(rows_done, n)`` (see :mod:`~hitl_widgets.core.progress`).
+        The result is swapped in only at the end, so an interrupt keeps the previous one."""
         n = X.shape[0] if hasattr(X, "shape") else len(X)
-        if model is None:
-            scores, pred, top = np.zeros(n), None, None
-        elif self.strategy == "bald":
-            scores, pred, top = self._bald(model, X, n)
-        elif hasattr(model, "proba_tensor"):
-            scores, pred, top = self._score_torch(model, X, n)
-        else:
-            scores, pred, top = self._score_numpy(model, X, n)
+        with progress_bar(n, "rescoring pool", progress, large=RESCORE_BAR_FROM,
+                          unit="row") as bar:
+            if model is None:
+                scores, pred, top = np.zeros(n), None, None
+            elif self.strategy == "bald":
+                scores, pred, top = self._bald(model, X, n, bar.set)
+            elif hasattr(model, "proba_tensor"):
+                scores, pred, top = self._score_torch(model, X, n, bar.set)
+            else:
+                scores, pred, top = self._score_numpy(model, X, n, bar.set)
         strategy = "random" if model is None else self.strategy
         order = asking_order(scores, self.rng, strategy=strategy, explore=self.explore,
                              exclude=exclude, features=X, batch_size=self.batch_size,
@@ -646,7 +657,7 @@ class PoolScorer:
     def _scorer(self):
         return SCORERS["margin" if self.strategy in ("diverse", "random") else self.strategy]
 
-    def _score_numpy(self, model, X, n):
+    def _score_numpy(self, model, X, n, step):
         proba_fn = model.predict_proba if hasattr(model, "predict_proba") else model
         if not callable(proba_fn):
             raise TypeError(f"{type(model).__name__} has no predict_proba; pass a fitted "
@@ -665,9 +676,10 @@ class PoolScorer:
                 scores[start:stop] = 1.0 - best
             else:
                 scores[start:stop] = scorer(proba)
+            step(stop)
         return scores, _labels(model, pred), top
 
-    def _score_torch(self, model, X, n):
+    def _score_torch(self, model, X, n, step):
         import torch
 
         scorer = self._scorer()
@@ -680,12 +692,13 @@ class PoolScorer:
                                     stop - start, n_classes, name)
                 best = proba.max(dim=1)
                 parts.append((scorer(proba), best.indices, best.values))
+                step(stop)
         if not parts:
             return np.zeros(0), _labels(model, np.zeros(0, np.intp)), np.zeros(0)
         scores, pred, top = (torch.cat(p).cpu().double().numpy() for p in zip(*parts, strict=True))
         return scores, _labels(model, pred.astype(np.intp)), top
 
-    def _bald(self, model, X, n):
+    def _bald(self, model, X, n, step):
         from ._models import mc_dropout_proba
 
         name, n_classes = _model_name(model), _n_classes(model)
@@ -699,6 +712,7 @@ class PoolScorer:
             scores[start:stop] = bald(passes)
             pred[start:stop] = mean.argmax(axis=1)
             top[start:stop] = mean.max(axis=1)
+            step(stop)
         return scores, _labels(model, pred), top
 
     # -- the fast path: between retrains --------------------------------------------------

@@ -37,12 +37,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..progress import Progress, check_progress, progress_bar
 from . import _ranking as active
 from ._models import check_estimator, fit_clone
 
 DEFAULT_STRATEGIES = tuple(s for s in active.STRATEGIES if s != "bald")  # BALD needs dropout
 CURVE_COLUMNS = ["strategy", "seed", "n_labels", "accuracy"]
 HOLDOUT_SHARE = 0.25
+SIM_BAR_FROM = 1_000  # labels simulated (runs x budget) from which simulate shows a bar
 HOLDOUT_SEED = 0
 
 
@@ -150,8 +152,10 @@ def labels_to_reach(curves: pd.DataFrame, target: float | None = None, *,
 def run_simulation(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRATEGIES,
                    seeds: int | Sequence[int] = 5, budget: int = 300, initial: int = 10,
                    step: int = 10, test: tuple[Any, Any] | None = None, explore: float = 0.0,
-                   stratify: bool = False, n_jobs: int | None = None) -> SimulationRun:
+                   stratify: bool = False, n_jobs: int | None = None,
+                   progress: Progress = None) -> SimulationRun:
     """Run the oracle loop for every strategy and seed; see :func:`hitl_widgets.simulate`."""
+    check_progress(progress)
     model = _default_model() if model is None else model
     check_estimator(model)  # TypeError with advice when there is no predict_proba
     strategies = _check_strategies(strategies, model)
@@ -177,7 +181,13 @@ def run_simulation(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRA
     jobs = [(s, seed) for seed in seed_list for s in strategies]
     args = dict(X=X, y=y, X_test=X_test, y_test=y_test, model=model, budget=budget,
                 initial=initial, step=step, explore=explore, stratify=stratify)
-    results = _map(jobs, args, n_jobs)
+    # The bar counts runs; whether the work is large depends on the labels they simulate.
+    large = 0 if len(jobs) * budget >= SIM_BAR_FROM else len(jobs) + 1
+    with progress_bar(len(jobs), "simulate", progress, large=large, unit="run") as bar:
+        results = []
+        for res in _map(jobs, args, n_jobs):
+            results.append(res)
+            bar.advance(1)
     curves = pd.DataFrame([r for res in results for r in res[0]], columns=CURVE_COLUMNS)
     fallbacks = pd.DataFrame([f for res in results for f in res[1]],
                              columns=["strategy", "seed", "n_labels", "reason"])
@@ -194,15 +204,18 @@ def run_simulation(X, y, *, model=None, strategies: Sequence[str] = DEFAULT_STRA
 
 
 def _map(jobs, args, n_jobs):
-    """Run each (strategy, seed) job, in worker processes when ``n_jobs`` asks for them.
+    """Each (strategy, seed) job's result, in order, as it finishes; in worker processes when
+    ``n_jobs`` asks for them.
 
     Jobs share nothing and each seeds its own Generators, so the result does not depend on n_jobs.
     """
     if n_jobs in (None, 1) or len(jobs) == 1:
-        return [_run_one(strategy, seed, **args) for strategy, seed in jobs]
+        return (_run_one(strategy, seed, **args) for strategy, seed in jobs)
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(_run_one)(s, seed, **args) for s, seed in jobs)
+    # A generator: results arrive one by one (for the bar); closing it early stops the workers.
+    return Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_run_one)(s, seed, **args) for s, seed in jobs)
 
 
 def _run_one(strategy, seed, **args):
@@ -241,7 +254,7 @@ def _curve(strategy, seed, *, X, y, X_test, y_test, model, budget, initial, step
             return rows, falls, unconverged, labelled
         taken[labelled] = True
         # No model yet (one class labelled): a seeded random order, as in the live loop.
-        scorer.rescore(fitted, X, exclude=taken)
+        scorer.rescore(fitted, X, exclude=taken, progress=False)  # the run's bar counts
         labelled = np.concatenate([labelled, scorer.next(min(step, budget - n), exclude=taken)])
 
 

@@ -26,6 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..progress import Progress, progress_bar
+
+DS_BAR_FROM = 1_000_000  # labels from which dawid_skene shows a bar by default (seconds of EM)
 _EPS = 1e-10  # floor of a confusion-matrix cell a worker has used, as in Dawid & Skene's EM
 
 
@@ -197,7 +200,8 @@ def _elbo(post: np.ndarray, loglik: np.ndarray, n_labels: np.ndarray, log_prior:
     return float((joint - (clipped * np.log(clipped)).sum()) / n_rows)
 
 
-def dawid_skene(df: pd.DataFrame, n_iter: int = 100, tol: float = 1e-5) -> DawidSkeneResult:
+def dawid_skene(df: pd.DataFrame, n_iter: int = 100, tol: float = 1e-5, *,
+                progress: Progress = None) -> DawidSkeneResult:
     """Dawid & Skene (1979): EM over true labels and per-annotator confusion matrices.
 
     Starts from the majority vote's shares; each iteration computes the posteriors of the true
@@ -206,6 +210,10 @@ def dawid_skene(df: pd.DataFrame, n_iter: int = 100, tol: float = 1e-5) -> Dawid
     label improves by less than ``tol``. The steps, the stopping rule and the tie rule follow
     crowd-kit's ``DawidSkene``, whose labels this reproduces; all of it is numpy (bincount and
     reduceat over the label rows), with no per-item or per-annotator Python loop.
+
+    ``progress``: a bar over the iterations from ``DS_BAR_FROM`` labels by default; True, False,
+    or a function ``progress(iteration, n_iter)`` (see :mod:`~hitl_widgets.core.progress`).
+    Nothing is kept between calls, so an interrupt leaves nothing behind.
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"item": [1, 1, 1, 2, 2, 2], "annotator": list("xyzxyz"),
@@ -240,17 +248,22 @@ def dawid_skene(df: pd.DataFrame, n_iter: int = 100, tol: float = 1e-5) -> Dawid
     errors = _m_step(by_cell, post, used)
     loglik = _log_likelihoods(by_item, errors, used)
     loss, history, converged = -np.inf, [], False
-    for _ in range(n_iter):
-        post = _posteriors(loglik + np.log(np.maximum(priors, _EPS)))
-        priors = post.mean(axis=0)
-        errors = _m_step(by_cell, post, used)
-        loglik = _log_likelihoods(by_item, errors, used)  # also the next E-step's
-        log_prior = np.log(np.maximum(priors, _EPS))
-        history.append(_elbo(post, loglik, n_labels, log_prior, len(cell)))
-        if history[-1] - loss < tol:
-            converged = True
-            break
-        loss = history[-1]
+    # The bar counts iterations, but whether the work is large depends on the label count.
+    bar = progress_bar(n_iter, "dawid_skene", progress,
+                       large=0 if len(cell) >= DS_BAR_FROM else n_iter + 1, unit="iter")
+    with bar:
+        for _ in range(n_iter):
+            post = _posteriors(loglik + np.log(np.maximum(priors, _EPS)))
+            priors = post.mean(axis=0)
+            errors = _m_step(by_cell, post, used)
+            loglik = _log_likelihoods(by_item, errors, used)  # also the next E-step's
+            log_prior = np.log(np.maximum(priors, _EPS))
+            history.append(_elbo(post, loglik, n_labels, log_prior, len(cell)))
+            bar.advance(1)
+            if history[-1] - loss < tol:
+                converged = True
+                break
+            loss = history[-1]
     best = post.argmax(axis=1)  # the first maximum: the smallest label wins a tie
     right = post[c.item, c.label]
     skills = np.bincount(c.who, weights=right, minlength=n_who) / np.bincount(c.who)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ import numpy as np
 from .._checks import item_id as _item_id
 from ._media import MediaError, array_to_png, check_image_bytes, check_image_file, relative_below
 from ._store import ItemRecord
+
+CHECK_CHUNK = 10_000  # rows checked between two progress steps
 
 
 class ItemError(ValueError):
@@ -61,8 +63,11 @@ def build_records(
     provenance: dict | None = None,
     image_root: Path | None = None,
     value_range: tuple[float, float] | None = None,
+    step: Callable[[int], None] | None = None,
 ) -> list[ItemRecord]:
-    """Check a batch and return its records; raise ItemError listing every bad row."""
+    """Check a batch and return its records; raise ItemError listing every bad row.
+
+    ``step(done)`` is called every ``CHECK_CHUNK`` rows checked (for a progress bar)."""
     spec = _spec(data, text=text, image=image, path=path, id=id, fields=fields, meta=meta)
     provenance = _json_dict(provenance or {}, "provenance")
     problems: list[str] = []
@@ -78,6 +83,10 @@ def build_records(
                                       provenance=provenance, content_hash=digest))
         except (ItemError, MediaError) as exc:
             problems.append(f"row {row}: {exc}")
+        if step is not None and (row + 1) % CHECK_CHUNK == 0:
+            step(row + 1)
+    if step is not None:
+        step(len(spec.values))
     problems += _duplicate_problems(records)
     if problems:
         shown = "\n  ".join(problems[:10])

@@ -166,9 +166,11 @@ class Ledger:
             self._notify(notify, {"seqs": out, "annotator": annotator})
         return out
 
-    def add_items(self, records: Sequence[ItemRecord], *, notify: str | bool) -> tuple[int, int]:
-        """Add items (see :meth:`Store.add_items`); returns (added, already there)."""
-        added, existing = self.store.add_items(records)
+    def add_items(self, records: Sequence[ItemRecord], *, notify: str | bool,
+                  step: Callable[[int], None] | None = None) -> tuple[int, int]:
+        """Add items (see :meth:`Store.add_items`, which calls ``step``); returns (added, already
+        there)."""
+        added, existing = self.store.add_items(records, step)
         if added:
             self._notify(notify, {"added": added})
         return added, existing

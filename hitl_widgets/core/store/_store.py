@@ -27,7 +27,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 QUALITY_KINDS = ("gold", "assignment", "request", "flag", "resolution", "overlap")
 EVENT_KINDS = ("annotation", "retraction", "skip", "suggestion", "shown", *QUALITY_KINDS)
 SOURCES = ("human", "model", "lf")
+ADD_CHUNK = 10_000  # items per INSERT batch in add_items: the progress granularity
 _EVENT_COLUMNS = (
     "seq, kind, item_id, annotator, labels, source, score, suggestion, suggestion_score, "
     "ms_on_item, target, extra, created_at"
@@ -226,10 +227,14 @@ class Store:
             )
 
     # -- items ----------------------------------------------------------------------------
-    def add_items(self, records: Sequence[ItemRecord]) -> tuple[int, int]:
+    def add_items(self, records: Sequence[ItemRecord],
+                  step: Callable[[int], None] | None = None) -> tuple[int, int]:
         """Insert new items; identical re-adds are skipped. Returns (added, already there).
 
-        Raises StoreError, writing nothing, when an id already holds different content.
+        Raises StoreError, writing nothing, when an id already holds different content. One
+        transaction however many items: ``step(done)`` is called after each chunk of
+        ``ADD_CHUNK`` records written, and an exception it raises (an interrupt) rolls back
+        every chunk of the call.
         """
         now = time.time()
         with self._write() as conn:
@@ -242,11 +247,14 @@ class Store:
                     "hitl_widgets derive ids from content (omit id=)."
                 )
             new = [r for r in records if r.item_id not in existing]
-            conn.executemany(
-                "INSERT INTO items(item_id, kind, text, image, path, mime, fields, meta, "
-                "provenance, content_hash, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [_item_row(r, now) for r in new],
-            )
+            for start in range(0, len(new), ADD_CHUNK):
+                conn.executemany(
+                    "INSERT INTO items(item_id, kind, text, image, path, mime, fields, meta, "
+                    "provenance, content_hash, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [_item_row(r, now) for r in new[start:start + ADD_CHUNK]],
+                )
+                if step is not None:
+                    step(min(start + ADD_CHUNK, len(new)))
         return len(new), len(records) - len(new)
 
     def item_count(self) -> int:
