@@ -193,7 +193,7 @@ class LFStudio(HitlWidget):
 
     def _apply(self, lfs: dict[str, Any]) -> None:
         """Apply ``lfs``; on bad input keep the previous table, set ``error`` and raise."""
-        if not self.project.store.items_table():
+        if not self.project.store.item_count():
             self._lfs = lfs
             self._set_empty()
             return
