@@ -254,3 +254,22 @@ def test_item_count_follows_adds_from_any_connection_and_ignores_a_rolled_back_o
         store.close()
         if other is not None:
             other.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["annotation", "skip", "gold", "request", "flag"]),
+                      max_size=30),
+       asked=st.lists(st.sampled_from(["annotation", "skip", "gold", "request", "flag",
+                                       "retraction"]), max_size=4))
+def test_max_seq_is_the_newest_event_of_the_kinds_asked(tmp_path_factory, kinds, asked):
+    # One MAX per kind (an indexed lookup each) must equal the plain definition.
+    project = Project(tmp_path_factory.mktemp("m") / "m.hitl", labels=LABELS)
+    project.add_items(["a text"], id=["i0"])
+    seqs = project.ledger.append_many(
+        [dict(kind=k, item_id="i0", labels=["ham"] if k in ("annotation", "gold") else None,
+              annotator="ana" if k in ("annotation", "skip") else None) for k in kinds],
+        notify=False)
+    expected = max((s for s, k in zip(seqs, kinds, strict=True) if k in asked), default=0)
+    assert project.store.max_seq(asked) == expected
+    assert project.store.max_seq() == max(seqs, default=0)
+    project.close()

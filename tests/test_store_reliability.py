@@ -466,12 +466,15 @@ def _v2_file(path) -> None:
     conn.close()
 
 
-def test_a_version_2_file_migrates_to_3_with_its_data_intact(tmp_path):
+def test_a_version_2_file_migrates_to_the_latest_with_its_data_intact(tmp_path):
     path = tmp_path / "v2.hitl"
     _v2_file(path)
     before = _dump(path)
     with Project(path) as project:
-        assert project.store._query("PRAGMA user_version")[0][0] == migrations.LATEST == 3
+        assert project.store._query("PRAGMA user_version")[0][0] == migrations.LATEST == 4
+        indexes = {r[0] for r in project.store._query(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "events_by_kind_seq" in indexes  # v4
         assert project.gold()["item_id"].tolist() == ["i1"]
         assert project.labels().empty
         project.annotate("i2", "ham", annotator="ana")

@@ -503,9 +503,13 @@ class Store:
         """The newest event's seq (of these kinds), 0 when there is none."""
         if kinds is None:
             return self._query("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0]
-        marks = ",".join("?" * len(kinds))
-        return self._query(
-            f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE kind IN ({marks})", list(kinds))[0][0]
+        # One MAX per kind: each is a single lookup in events_by_kind_seq, where an IN list
+        # would read every event of those kinds.
+        kinds = list(dict.fromkeys(kinds))
+        if not kinds:
+            return 0
+        per_kind = " UNION ALL ".join(["SELECT MAX(seq) AS m FROM events WHERE kind = ?"] * len(kinds))
+        return self._query(f"SELECT COALESCE(MAX(m), 0) FROM ({per_kind})", kinds)[0][0]
 
 
 # -- helpers ----------------------------------------------------------------------------------
