@@ -494,7 +494,8 @@ def test_a_version_1_file_is_migrated_with_its_log_intact(tmp_path):
 
 
 # -- real crowd data -------------------------------------------------------------------------------
-SNOW2008 = Path(os.environ.get("HITL_DATASETS", Path(__file__).parents[1] / ".." / "shared" / "datasets"))
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"  # beside the checkout
+SNOW2008 = Path(os.environ.get("HITL_DATASETS", SHARED))
 SNOW2008 = SNOW2008 / "snow2008" / "rte.standardized.tsv"
 
 
