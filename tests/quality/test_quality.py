@@ -22,11 +22,8 @@ LABELS = ["ham", "spam", "eggs"]
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "q.hitl", labels=LABELS)
-    p.add_items([f"text {k}" for k in range(40)], id=[f"i{k:02d}" for k in range(40)])
-    yield p
-    p.close()
+def project(make_project):
+    return make_project(LABELS, 40, ids=[f"i{k:02d}" for k in range(40)], name="q.hitl")
 
 
 def label_all(sessions: dict[str, LabelingSession], answer=lambda who, item: "ham") -> None:
