@@ -1,4 +1,8 @@
-"""Fixtures shared by more than one test module."""
+"""Fixtures shared by every test folder (tests/store, labeling, quality, weak, active, widgets).
+
+Every project a test opens comes from :func:`make_project`, which closes it after the test; a
+module that needs another shape overrides ``project`` with a thin fixture on top of it.
+"""
 
 from __future__ import annotations
 
@@ -47,14 +51,13 @@ def project(make_project):
 
 
 @pytest.fixture
-def pool(tmp_path):
+def pool(make_project):
     """A project of 300 items in three well-separated blobs labeled ``a``, ``b``, ``c``:
     ``(project, features, true labels, item ids)``, for the active-learning tests."""
     X, y = make_blobs(n_samples=300, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=1.2,
                       random_state=0)
     truth = np.array(BLOB_LABELS)[y]
-    project = Project(tmp_path / "al.hitl", labels=BLOB_LABELS)
     ids = [f"i{k:03d}" for k in range(len(X))]
-    project.add_items([f"point {k}" for k in range(len(X))], id=ids)
-    yield project, X, truth, ids
-    project.close()
+    project = make_project(BLOB_LABELS, [f"point {k}" for k in range(len(X))], ids=ids,
+                           name="al.hitl")
+    return project, X, truth, ids

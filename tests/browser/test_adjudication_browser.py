@@ -80,7 +80,7 @@ def test_adjudicator_resolves_a_flagged_item(page, jupyter_server, project_file)
     expect(summary).to_have_attribute("data-queue-adjudication", "1")
     expect(summary).to_contain_text("1 to adjudicate")
     # The project lead sees ana's gold accuracy, but no gold item or answer reaches the page
-    # (tests/test_gold_leak.py checks every trait and message of the labeling widgets).
+    # (tests/widgets/test_gold_leak.py checks every trait and message of the labeling widgets).
     expect(summary).to_contain_text("0 of 1 gold items right")
     assert GOLD_ITEM not in page.locator(".hitl-dashboard").inner_text()
     assert GOLD_ITEM not in page.locator(".hitl-labeler").nth(1).inner_text()

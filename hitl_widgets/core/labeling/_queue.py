@@ -2,7 +2,7 @@
 
 Every queue in the package subclasses :class:`Queue`: :class:`SequentialQueue` (here, the
 default), ``WeakLabelQueue`` (core/weak), ``OverlapQueue`` and ``AdjudicationQueue``
-(core/quality) and ``ActiveLearning`` (core/active). ``tests/test_queue_conformance.py``
+(core/quality) and ``ActiveLearning`` (core/active). ``tests/labeling/test_queue_conformance.py``
 runs one suite over all of them. It imports only the store, so a queue depends on the contract, not on the
 session that uses it.
 

@@ -29,8 +29,8 @@ which the items were added. Then the share of gold among the items picked by any
 is the share of gold among the items served, within sampling error: "out of sequence" (added
 before the item served just before it), "came back after a skip", and "served when no regular
 item was left for this annotator" (the last picks nothing: gold is served only beside regular
-work). ``tests/test_gold_indistinguishable.py`` checks it over 30 seeded crowds (Fisher's exact
-test, alpha 0.001 over the three rules). By position alone: each slot is gold with probability
+work). ``tests/quality/test_gold_indistinguishable.py`` checks it over 30 seeded crowds
+(Fisher's exact test, alpha 0.001 over the three rules). By position alone: each slot is gold with probability
 ``gold_rate``, drawn afresh, while the annotator has gold items left.
 
 What it does not cover: ids the user chose (``id="gold-7"``, or a gold batch added last under

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 # Row dtypes read column-wise here: numpy kinds, and extension dtypes whose column elements are
-# exactly the row Series' elements (checked against df.apply in tests/test_lf_rows.py).
+# exactly the row Series' elements (checked against df.apply in tests/weak/test_lf_rows.py).
 _NUMPY_KINDS = frozenset("biufcO")
 _EXTENSION_DTYPES = (pd.StringDtype, pd.BooleanDtype, pd.Int8Dtype, pd.Int16Dtype, pd.Int32Dtype,
                      pd.Int64Dtype, pd.UInt8Dtype, pd.UInt16Dtype, pd.UInt32Dtype, pd.UInt64Dtype,

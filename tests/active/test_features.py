@@ -17,11 +17,9 @@ from hitl_widgets.core.project import Project
 
 
 @pytest.fixture
-def texts(tmp_path):
-    project = Project(tmp_path / "t.hitl", labels=["ham", "spam"])
-    project.add_items(["win money now", "lunch at noon?", "cheap pills"], id=["c", "a", "b"])
-    yield project
-    project.close()
+def texts(make_project):
+    return make_project(items=["win money now", "lunch at noon?", "cheap pills"],
+                        ids=["c", "a", "b"], name="t.hitl")
 
 
 # -- featurizers ----------------------------------------------------------------------------

@@ -29,12 +29,9 @@ HANG_GUARD_S = 10  # only a guard against a hung test run; no assertion is about
 
 
 @pytest.fixture
-def project(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    p = Project(tmp_path / "p.hitl", labels=LABELS, image_root=images)
-    yield p
-    p.close()
+def project(make_project):
+    """Empty, with an image root (``tmp_path / "images"``)."""
+    return make_project(LABELS, 0, image_root=True)
 
 
 def png_bytes() -> bytes:

@@ -21,12 +21,9 @@ XSS = ["<script>window.__xss = 1</script>", '<img src=x onerror="window.__xss = 
 
 
 @pytest.fixture
-def project(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    p = Project(tmp_path / "p.hitl", labels=["ham", "spam"], image_root=images)
-    yield p
-    p.close()
+def project(make_project):
+    """Empty, with an image root (``tmp_path / "images"``)."""
+    return make_project(items=0, image_root=True)
 
 
 def png_bytes(size=(4, 4)) -> bytes:

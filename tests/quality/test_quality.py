@@ -22,11 +22,8 @@ LABELS = ["ham", "spam", "eggs"]
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "q.hitl", labels=LABELS)
-    p.add_items([f"text {k}" for k in range(40)], id=[f"i{k:02d}" for k in range(40)])
-    yield p
-    p.close()
+def project(make_project):
+    return make_project(LABELS, 40, ids=[f"i{k:02d}" for k in range(40)], name="q.hitl")
 
 
 def label_all(sessions: dict[str, LabelingSession], answer=lambda who, item: "ham") -> None:
@@ -494,7 +491,8 @@ def test_a_version_1_file_is_migrated_with_its_log_intact(tmp_path):
 
 
 # -- real crowd data -------------------------------------------------------------------------------
-SNOW2008 = Path(os.environ.get("HITL_DATASETS", Path(__file__).parents[1] / ".." / "shared" / "datasets"))
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"  # beside the checkout
+SNOW2008 = Path(os.environ.get("HITL_DATASETS", SHARED))
 SNOW2008 = SNOW2008 / "snow2008" / "rte.standardized.tsv"
 
 

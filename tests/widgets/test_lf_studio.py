@@ -39,14 +39,12 @@ def kw(name, words, label):
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "p.hitl", labels=LABELS)
-    p.add_items([t for t, _ in TEXTS.values()], id=list(TEXTS))
+def project(make_project):
+    p = make_project(LABELS, [t for t, _ in TEXTS.values()], ids=list(TEXTS))
     for item_id, (_, label) in TEXTS.items():
         if label is not None:
             p.annotate(item_id, label, annotator="ana")
-    yield p
-    p.close()
+    return p
 
 
 @pytest.fixture

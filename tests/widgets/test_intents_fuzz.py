@@ -66,12 +66,10 @@ def counts(path) -> tuple[int, int]:
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "fuzz.hitl", labels=LABELS)
-    p.add_items([f"text {i}" for i in ITEMS], id=ITEMS)
+def project(make_project):
+    p = make_project(LABELS, [f"text {i}" for i in ITEMS], ids=ITEMS, name="fuzz.hitl")
     p.suggest(["i0"], ["spam"], [0.9], version="m1")
-    yield p
-    p.close()
+    return p
 
 
 @pytest.fixture

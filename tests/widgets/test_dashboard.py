@@ -32,9 +32,9 @@ ANA_MS = [1000, 2000, 4000, 8000, 16000, 500, 3000]  # her 7 labels, in order: m
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "q.hitl", labels=["ham", "spam"])
-    p.add_items([f"text {i}" for i in [*VOTES, "6", *GOLD]], id=[*VOTES, "6", *GOLD])
+def project(make_project):
+    ids = [*VOTES, "6", *GOLD]
+    p = make_project(items=[f"text {i}" for i in ids], ids=ids, name="q.hitl")
     p.set_overlap(2)
     p.set_gold(GOLD)
     ana_ms = iter(ANA_MS)
@@ -42,8 +42,7 @@ def project(tmp_path):
         for who, label in votes.items():
             p.annotate(item, label, annotator=who,
                        ms_on_item=next(ana_ms) if who == "ana" else None)
-    yield p
-    p.close()
+    return p
 
 
 def long_labels(votes: dict) -> pd.DataFrame:

@@ -28,11 +28,8 @@ ROOT = Path(hw.__file__).resolve().parents[1]  # the package under test, for the
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "l.hitl", labels=LABELS)
-    p.add_items([f"text {k}" for k in range(6)], id=[f"i{k}" for k in range(6)])
-    yield p
-    p.close()
+def project(make_project):
+    return make_project(LABELS, 6, ids=[f"i{k}" for k in range(6)], name="l.hitl")
 
 
 def leased(project, item_id):

@@ -44,31 +44,36 @@ class Case:
     closers: list = field(default_factory=list)
 
 
-def _project(path) -> Project:
-    project = Project(path, labels=["ham", "spam"])
-    project.add_items([f"text {i}" for i in IDS], id=IDS)
-    return project
+def _project(make_project, name: str = "q.hitl") -> Project:
+    return make_project(items=[f"text {i}" for i in IDS], ids=IDS, name=name)
 
 
-def _sequential(path, seed):
-    return Case(_project(path), SequentialQueue(), "ana", IDS)
+@pytest.fixture
+def project(make_project):
+    """``ham``/``spam``, the items IDS, nothing labeled."""
+    return _project(make_project)
 
 
-def _weak(path, seed):
+# Each builder gets ``new_project()``: a fresh project of IDS on its own file.
+def _sequential(new_project, seed):
+    return Case(new_project(), SequentialQueue(), "ana", IDS)
+
+
+def _weak(new_project, seed):
     # The label model is unsure of these three: they come first, the rest in the order added.
-    return Case(_project(path), WeakLabelQueue(["i07", "i03", "i10"]), "ana", IDS)
+    return Case(new_project(), WeakLabelQueue(["i07", "i03", "i10"]), "ana", IDS)
 
 
-def _overlap(path, seed):
-    project = _project(path)
+def _overlap(new_project, seed):
+    project = new_project()
     project.set_overlap(1)
     project.set_gold(GOLD, ["ham", "spam"])
     regular = [i for i in IDS if i not in GOLD]  # gold is served only beside regular work
     return Case(project, OverlapQueue(gold_rate=0.3, seed=seed), "ana", regular, IDS)
 
 
-def _adjudication(path, seed):
-    project = _project(path)
+def _adjudication(new_project, seed):
+    project = new_project()
     project.set_overlap(2)
     for item_id in IDS:
         project.annotate(item_id, "ham", annotator="bob")
@@ -76,15 +81,15 @@ def _adjudication(path, seed):
     return Case(project, AdjudicationQueue(), "sam", DISPUTED)
 
 
-def _active(path, seed):
-    project = _project(path)
+def _active(new_project, seed):
+    project = new_project()
     X = np.random.default_rng(seed).normal(size=(len(IDS), 2))
     al = ActiveLearning(project, features=X, retrain_every=1000, seed=seed)
     return Case(project, al, "ana", IDS, closers=[al.close])
 
 
-def _own(path, seed):
-    return Case(_project(path), OwnQueue(), "ana", IDS)
+def _own(new_project, seed):
+    return Case(new_project(), OwnQueue(), "ana", IDS)
 
 
 BUILDERS = {"sequential": _sequential, "weak_label": _weak, "overlap": _overlap,
@@ -92,12 +97,16 @@ BUILDERS = {"sequential": _sequential, "weak_label": _weak, "overlap": _overlap,
 
 
 @pytest.fixture(params=list(BUILDERS))
-def build(request, tmp_path):
-    """``build(name="q", seed=0)``: a fresh case on its own file, closed after the test."""
+def build(request, make_project):
+    """``build(name="q", seed=0)``: a fresh case on its own file, closed after the test (its
+    queue here, its project by ``make_project``, which tears down after this fixture)."""
     cases = []
 
     def make(name: str = "q", seed: int = 0) -> Case:
-        case = BUILDERS[request.param](tmp_path / f"{name}.hitl", seed)
+        def new_project() -> Project:
+            return _project(make_project, f"{name}.hitl")
+
+        case = BUILDERS[request.param](new_project, seed)
         cases.append(case)
         return case
 
@@ -106,7 +115,6 @@ def build(request, tmp_path):
     for case in cases:
         for close in case.closers:
             close()
-        case.project.close()
 
 
 def _served_as_promised(labeled: list[str], case: Case) -> None:
@@ -267,8 +275,7 @@ def test_a_skip_undone_in_another_connection_puts_the_item_back_in_line(build):
 
 
 # -- the session's side of the contract --------------------------------------------------------
-def test_a_duck_typed_queue_is_adapted_once_and_keeps_its_own_flags(tmp_path):
-    project = _project(tmp_path / "own.hitl")
+def test_a_duck_typed_queue_is_adapted_once_and_keeps_its_own_flags(project):
     project.suggest(["i11"], ["spam"], [0.9])
 
     class Blind(OwnQueue):
@@ -283,7 +290,6 @@ def test_a_duck_typed_queue_is_adapted_once_and_keeps_its_own_flags(tmp_path):
     assert "queue" not in blind.progress()  # nothing to describe
     seen.close()
     blind.close()
-    project.close()
 
 
 class CountingQueue(SequentialQueue):
@@ -298,8 +304,7 @@ class CountingQueue(SequentialQueue):
         super().reset(annotator)
 
 
-def test_the_queue_is_reset_after_an_undo_elsewhere_and_not_after_other_writes(tmp_path):
-    project = _project(tmp_path / "count.hitl")
+def test_the_queue_is_reset_after_an_undo_elsewhere_and_not_after_other_writes(project):
     queue = CountingQueue()
     session = LabelingSession(project, "ana", queue=queue, prefetch=len(IDS))
     session.submit(session.window()[0], ["ham"])
@@ -315,24 +320,19 @@ def test_the_queue_is_reset_after_an_undo_elsewhere_and_not_after_other_writes(t
     assert queue.resets == before + 1
     other.close()
     session.close()
-    project.close()
 
 
 @pytest.mark.parametrize("queue", [42, "sequential", object()])
-def test_something_that_is_not_a_queue_is_refused_when_the_session_starts(tmp_path, queue):
-    project = _project(tmp_path / "bad.hitl")
+def test_something_that_is_not_a_queue_is_refused_when_the_session_starts(project, queue):
     with pytest.raises(TypeError, match="next_ids"):
         LabelingSession(project, "ana", queue=queue)
     assert project.events().empty
-    project.close()
 
 
-def test_a_weak_label_queue_refuses_ids_that_are_not_items(tmp_path):
-    project = _project(tmp_path / "weak.hitl")
+def test_a_weak_label_queue_refuses_ids_that_are_not_items(project):
     with pytest.raises(KeyError, match=r"\['nope'\].*project.items\(\)"):
         LabelingSession(project, "ana", queue=WeakLabelQueue(["i03", "nope"])).window()
     assert project.events().empty
-    project.close()
 
 
 def test_a_queue_subclass_without_next_ids_cannot_be_made():

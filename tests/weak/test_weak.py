@@ -11,7 +11,6 @@ import pytest
 from snorkel.labeling import LabelingFunction, LFAnalysis, PandasLFApplier, labeling_function
 from snorkel.labeling.model import MajorityLabelVoter
 
-import hitl_widgets as hw
 import hitl_widgets.core.weak._apply as weak_apply
 from hitl_widgets.core.labeling import LabelingSession
 from hitl_widgets.core.weak import (
@@ -591,12 +590,11 @@ def test_label_model_and_comparison_on_human_labels():
 
 # -- project glue -----------------------------------------------------------------------------
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "w.hitl", labels=["ham", "spam"])
+def project(make_project):
+    p = make_project(items=0, name="w.hitl")
     df = comments(30, seed=5).reset_index(names="cid")
     p.add_items(df, text="text", id="cid", fields=["likes"])
-    yield p
-    p.close()
+    return p
 
 
 def test_apply_to_project_reads_text_and_fields_and_caches(project):

@@ -19,11 +19,8 @@ class Recorder:
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = hw.Project(tmp_path / "p.hitl", labels=["ham", "spam"])
-    p.add_items([f"text {k}" for k in range(12)], id=[f"i{k}" for k in range(12)])
-    yield p
-    p.close()
+def project(make_project):
+    return make_project(items=12, ids=[f"i{k}" for k in range(12)])
 
 
 @pytest.fixture

@@ -35,11 +35,8 @@ def current(project: Project) -> dict[tuple[str, str], list[str]]:
 
 
 @pytest.fixture
-def project(tmp_path):
-    p = Project(tmp_path / "p.hitl", labels=LABELS)
-    p.add_items([f"text {k}" for k in range(len(ITEMS))], id=ITEMS)
-    yield p
-    p.close()
+def project(make_project):
+    return make_project(LABELS, len(ITEMS), ids=ITEMS)
 
 
 actions = st.lists(

@@ -49,8 +49,9 @@ def wire(monkeypatch):
     return sink
 
 
-def make_project(path):
-    p = hw.Project(path, labels=LABELS)
+def gold_project(make_project, name):
+    """Texts and digit images, overlap 2 (a crowd's setting; gold is added by the caller)."""
+    p = make_project(LABELS, 0, name=name)
     p.add_items([f"message number {k}" for k in range(N_TEXT)], id=IDS[:N_TEXT])
     p.add_items(image=load_digits().images[:N_IMAGE], id=IDS[N_TEXT:])
     p.set_overlap(2)
@@ -121,8 +122,8 @@ def payloads(sink):
             yield from content["items"]
 
 
-def test_gold_leaves_no_trace_in_traits_messages_or_buffers(tmp_path, wire):
-    a = make_project(tmp_path / "a.hitl")
+def test_gold_leaves_no_trace_in_traits_messages_or_buffers(make_project, wire):
+    a = gold_project(make_project, "a.hitl")
     a.set_gold(GOLD)
     widget = hw.Labeler(a, annotator="ana", queue=OverlapQueue(gold_rate=0.3, seed=11), prefetch=4)
     actions = drive(widget)
@@ -155,7 +156,7 @@ def test_gold_leaves_no_trace_in_traits_messages_or_buffers(tmp_path, wire):
     # 3. The twin: no gold, same order, same keys. The browser receives the same bytes.
     order = list(dict.fromkeys(e["item_id"] for e in a.store.events() if e["kind"] == "assignment"))
     wire.clear()
-    b = make_project(tmp_path / "b.hitl")
+    b = gold_project(make_project, "b.hitl")
     twin = hw.Labeler(b, annotator="ana", queue=FixedOrder(order), prefetch=4)
     drive(twin, actions)
     twin.close()
@@ -163,8 +164,6 @@ def test_gold_leaves_no_trace_in_traits_messages_or_buffers(tmp_path, wire):
 
     # And the kernel side did record the gold answers and score them.
     assert a.gold_accuracy(min_count=1)["n"].tolist() == [len(labeled & set(GOLD))]
-    a.close()
-    b.close()
 
 
 def test_the_view_code_has_no_notion_of_gold():
