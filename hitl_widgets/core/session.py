@@ -36,6 +36,8 @@ __all__ = ["LabelingSession", "Queue", "SequentialQueue"]
 MAX_TEXT_CHARS = 100_000  # beyond this the view gets the head and a note; the store keeps all
 RATE_WINDOW = 20  # annotations that the items-per-minute figure looks back over
 RATE_MAX_AGE_S = 15 * 60  # a break longer than this does not drag the rate down
+# Past this many new events, reading the annotator's whole state beats scanning what is new.
+FULL_RELOAD_AFTER = 200_000
 
 
 class LabelingSession:
@@ -60,7 +62,7 @@ class LabelingSession:
         self._times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._acting = False  # True while this session writes, so its own events don't reload
         self._window: list[str] = []  # the latest window: what close() releases
-        self._retracted = -1  # the newest retraction the queue was reset after
+        self._seen: int | None = None  # the newest event _reload has read (None: none yet)
         self._reload()
         self._unsubscribe = project.subscribe(self._on_project_change)
 
@@ -209,16 +211,36 @@ class LabelingSession:
         return self._acting
 
     def _reload(self) -> None:
-        """Read the annotator's labels and skips again. After an undo (here or in another
-        connection) the queue forgets its place for this annotator, so the undone item is served
-        again (the Queue contract); other writes leave its place alone."""
+        """Bring the annotator's labels and skips up to date with the file. After an undo (here
+        or in another connection) the queue forgets its place for this annotator, so the undone
+        item is served again (the Queue contract); other writes leave its place alone.
+
+        Only the items touched since the last event read are read again (an item's state
+        depends on its own events alone), so a reload costs what is new, not the annotator's
+        whole history. The first load, and one after a long gap, read everything.
+        """
         store = self.project.store
         self._version = store.data_version()
-        self._done, self._skipped = store.annotator_state(self.annotator)
-        retracted = store.max_seq(("retraction",))
-        if retracted != self._retracted:
-            self._retracted = retracted
+        top = store.max_seq()
+        if self._seen is None or top - self._seen > FULL_RELOAD_AFTER:
+            retracted = self._seen is None or store.max_seq(("retraction",)) > self._seen
+            self._seen = top  # read before the state: what lands between is read again next time
+            self._done, self._skipped = store.annotator_state(self.annotator)
+        else:
+            self._seen, touched, retracted = store.annotator_changes(self.annotator, self._seen)
+            self._update(touched)
+        if retracted:
             self.queue.reset(self.annotator)
+
+    def _update(self, touched: set[str]) -> None:
+        """Read the state of these items again, and only theirs."""
+        if not touched:
+            return
+        done, skipped = self.project.store.annotator_state(self.annotator, touched)
+        self._done = (self._done - touched) | done
+        for item_id in touched:
+            self._skipped.pop(item_id, None)
+        self._skipped.update(skipped)
 
     def _sync(self) -> None:
         if self.project.store.data_version() != self._version:
