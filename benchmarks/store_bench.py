@@ -155,14 +155,30 @@ def reload_timings(folder: Path, n_items: int, n_events: int, n: int, rng: rando
         t = time.perf_counter()
         session.window()
         after.append(time.perf_counter() - t)
-    full = time_call(lambda: project.store.annotator_state("ana"), 5)
+    store = project.store
+    full = time_call(lambda: store.annotator_state("ana"), 5)
+    done, skipped = store.annotator_state("ana")
+    top = store.max_seq()
+    gaps = [g for g in (1, 100, 1_000, 10_000, 100_000, 1_000_000) if g <= n_events]
+
+    def catch_up(gap: int) -> None:  # what a session's reload does after `gap` new events
+        _, touched, _ = store.annotator_changes("ana", top - gap)
+        store.annotator_state("ana", touched)
+
+    # Code before the incremental reload has no annotator_changes: it is timed without this.
+    can = hasattr(store, "annotator_changes")
+    caught = [(gap, time_call(lambda g=gap: catch_up(g), 5)) for gap in gaps if can]
     session.close()
     other.close()
     project.close()
     print(f"{n_items:,} items, {n_events:,} events by {len(ANNOTATORS)} annotators")
     print(write_row("window(), nothing changed", quiet))
     print(write_row("window() after another kernel's label", after))
-    print(f"annotator_state('ana'), the full read: {full * 1000:.1f} ms (median of 5)")
+    print(f"annotator_state('ana'), the full read ({len(done):,} labeled, {len(skipped):,} "
+          f"skipped): {full * 1000:.1f} ms (median of 5)")
+    if caught:
+        print("catching up after new events (median of 5): " + ", ".join(
+            f"{gap:,}: {t * 1000:.2f} ms" for gap, t in caught))
 
 
 def time_call(fn, repeat: int) -> float:

@@ -264,16 +264,22 @@ two_kernel_steps = st.lists(
 )
 
 
-@pytest.mark.parametrize("full_after", [session_module.FULL_RELOAD_AFTER, 3],
-                         ids=["incremental", "full-read-after-a-gap-of-3"])
+@pytest.mark.parametrize(
+    "ratio, least",
+    [(session_module.FULL_RELOAD_RATIO, session_module.FULL_RELOAD_MIN), (1e9, 10**9), (1.0, 0),
+     (0, 0)],
+    ids=["as-shipped", "always-incremental", "full-read-past-the-items-held", "always-full"],
+)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=two_kernel_steps, seed=st.integers(0, 2**16))
 def test_a_sessions_state_read_incrementally_equals_a_full_read(tmp_path_factory, monkeypatch,
-                                                                full_after, steps, seed):
+                                                                ratio, least, steps, seed):
     # A session reloads only the items touched since the last event it read; after any mix of
     # labels, skips and undos (latest or older) from two connections, what it holds must equal
-    # the annotator's whole history read afresh. With a small gap, both ways of reloading mix.
-    monkeypatch.setattr(session_module, "FULL_RELOAD_AFTER", full_after)
+    # the annotator's whole history read afresh, whichever way the session reloads (with no
+    # minimum gap, the two ways mix as the annotator's items grow).
+    monkeypatch.setattr(session_module, "FULL_RELOAD_RATIO", ratio)
+    monkeypatch.setattr(session_module, "FULL_RELOAD_MIN", least)
     rng = random.Random(seed)
     path = tmp_path_factory.mktemp("two") / "p.hitl"
     projects = [Project(path, labels=LABELS), Project(path)]

@@ -36,8 +36,11 @@ __all__ = ["LabelingSession", "Queue", "SequentialQueue"]
 MAX_TEXT_CHARS = 100_000  # beyond this the view gets the head and a note; the store keeps all
 RATE_WINDOW = 20  # annotations that the items-per-minute figure looks back over
 RATE_MAX_AGE_S = 15 * 60  # a break longer than this does not drag the rate down
-# Past this many new events, reading the annotator's whole state beats scanning what is new.
-FULL_RELOAD_AFTER = 200_000
+# A reload reads the annotator's whole state again once more events are new than the items they
+# hold (times the ratio), and at least the minimum: a full read costs about as much per event of
+# theirs as catching up does per new event of anyone's (BENCHMARKS.md, "A session catches up"),
+# and below the minimum catching up takes under a millisecond anyway.
+FULL_RELOAD_RATIO, FULL_RELOAD_MIN = 1.0, 1_000
 
 
 class LabelingSession:
@@ -217,12 +220,14 @@ class LabelingSession:
 
         Only the items touched since the last event read are read again (an item's state
         depends on its own events alone), so a reload costs what is new, not the annotator's
-        whole history. The first load, and one after a long gap, read everything.
+        whole history. The first load, and one after more new events than the annotator holds
+        items (and than ``FULL_RELOAD_MIN``), read everything.
         """
         store = self.project.store
         self._version = store.data_version()
         top = store.max_seq()
-        if self._seen is None or top - self._seen > FULL_RELOAD_AFTER:
+        held = len(self._done) + len(self._skipped) if self._seen is not None else 0
+        if self._seen is None or top - self._seen > max(FULL_RELOAD_MIN, FULL_RELOAD_RATIO * held):
             retracted = self._seen is None or store.max_seq(("retraction",)) > self._seen
             self._seen = top  # read before the state: what lands between is read again next time
             self._done, self._skipped = store.annotator_state(self.annotator)
