@@ -7,6 +7,11 @@ on a large one. Reads: the current labels, one annotator's labels, ``annotator_s
 session loads when another kernel wrote) and ``Project.labels()`` (the DataFrame), on logs of
 10k and 100k events.
 
+``--keypress-items 10000 1000000 10000000`` times only the keypress (submit + window +
+progress, and each part) on projects of those sizes; ``--reload 1000000 100000`` times only
+``window()`` after another connection's label (the session's reload) on that many items and
+events. Both add items through ``Project.add_items`` in batches, as a user would.
+
 Run ``python benchmarks/store_bench.py`` (``--help`` for options). The figures depend on the
 disk's fsync: give ``--dir`` a folder on the disk you care about.
 """
@@ -27,11 +32,19 @@ LABELS = ["ham", "spam", "eggs"]
 ANNOTATORS = ["ana", "ben", "cy", "dee"]
 
 
+ADD_BATCH = 250_000  # items per add_items call: one transaction each, bounded memory
+
+
 def make_project(folder: Path, name: str, n_items: int) -> Project:
+    """A project of ``n_items`` texts, added through ``Project.add_items`` as users do, in
+    batches (one call of 10M items would hold all their records in memory at once)."""
     project = Project(folder / f"{name}.hitl", labels=LABELS)
-    project.add_items(
-        [f"item text {i}" for i in range(n_items)], id=[f"i{i}" for i in range(n_items)]
-    )
+    for start in range(0, n_items, ADD_BATCH):
+        stop = min(n_items, start + ADD_BATCH)
+        project.add_items(
+            [f"item text {i}" for i in range(start, stop)],
+            id=[f"i{i}" for i in range(start, stop)],
+        )
     return project
 
 
@@ -76,20 +89,96 @@ def time_writes(project: Project, n: int, n_items: int, rng: random.Random) -> l
     return out
 
 
-def time_keypresses(project: Project, n: int) -> list[float]:
+def time_keypresses(project: Project, n: int) -> dict[str, list[float]]:
+    """Seconds per keypress: submit, the next window, progress, and all three together."""
     session = LabelingSession(project, "keys", prefetch=8)
-    out = []
+    session.progress()  # the Labeler draws progress when it opens: the first count is not a key
+    out: dict[str, list[float]] = {"all": [], "submit": [], "window": [], "progress": []}
     for _ in range(n):
         window = session.window()
         if not window:
             break
-        t = time.perf_counter()
+        t0 = time.perf_counter()
         session.submit(window[0], [LABELS[0]])
+        t1 = time.perf_counter()
         session.window()
+        t2 = time.perf_counter()
         session.progress()
-        out.append(time.perf_counter() - t)
+        t3 = time.perf_counter()
+        for part, took in zip(out, (t3 - t0, t1 - t0, t2 - t1, t3 - t2), strict=True):
+            out[part].append(took)
     session.close()
     return out
+
+
+def keypress_table(folder: Path, sizes: list[int], n: int) -> None:
+    """submit + window + progress on projects of each size (an empty log, a new annotator)."""
+    print("| items | add_items | submit + window + progress, median | p99 | "
+          "submit | window | progress (medians) |")
+    print("|--:|--:|--:|--:|--:|--:|--:|")
+    for size in sizes:
+        t = time.perf_counter()
+        project = make_project(folder, f"keys{size}", size)
+        added = time.perf_counter() - t
+        parts = {k: sorted(s * 1000 for s in v)
+                 for k, v in time_keypresses(project, min(n, size)).items()}
+        ms = parts["all"]
+        p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+        medians = " | ".join(f"{statistics.median(parts[k]):.3f} ms"
+                             for k in ("submit", "window", "progress"))
+        print(
+            f"| {size:,} | {added:.1f} s ({size / added:,.0f} /s) | "
+            f"{statistics.median(ms):.2f} ms | {p99:.2f} ms | {medians} |",
+            flush=True,
+        )
+        project.close()
+        for path in folder.glob(f"keys{size}.hitl*"):
+            path.unlink()  # 10M items take about 1 GB: keep one size on disk at a time
+
+
+def reload_timings(folder: Path, n_items: int, n_events: int, n: int, rng: random.Random) -> None:
+    """What a session pays when another kernel wrote: ``window()`` after another connection's
+    label, against ``window()`` when nothing changed, and the full ``annotator_state`` read."""
+    project = make_project(folder, "reload", n_items)
+    seed_events(project, n_events, n_items, rng)
+    other = Project(project.path)  # a second connection, as a second kernel has
+    session = LabelingSession(project, "ana", prefetch=8)
+    session.window()
+    quiet, after = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        session.window()
+        quiet.append(time.perf_counter() - t)
+        other.annotate(
+            f"i{rng.randrange(n_items)}", rng.choice(LABELS), annotator=rng.choice(ANNOTATORS)
+        )
+        t = time.perf_counter()
+        session.window()
+        after.append(time.perf_counter() - t)
+    store = project.store
+    full = time_call(lambda: store.annotator_state("ana"), 5)
+    done, skipped = store.annotator_state("ana")
+    top = store.max_seq()
+    gaps = [g for g in (1, 100, 1_000, 10_000, 100_000, 1_000_000) if g <= n_events]
+
+    def catch_up(gap: int) -> None:  # what a session's reload does after `gap` new events
+        _, touched, _ = store.annotator_changes("ana", top - gap)
+        store.annotator_state("ana", touched)
+
+    # Code before the incremental reload has no annotator_changes: it is timed without this.
+    can = hasattr(store, "annotator_changes")
+    caught = [(gap, time_call(lambda g=gap: catch_up(g), 5)) for gap in gaps if can]
+    session.close()
+    other.close()
+    project.close()
+    print(f"{n_items:,} items, {n_events:,} events by {len(ANNOTATORS)} annotators")
+    print(write_row("window(), nothing changed", quiet))
+    print(write_row("window() after another kernel's label", after))
+    print(f"annotator_state('ana'), the full read ({len(done):,} labeled, {len(skipped):,} "
+          f"skipped): {full * 1000:.1f} ms (median of 5)")
+    if caught:
+        print("catching up after new events (median of 5): " + ", ".join(
+            f"{gap:,}: {t * 1000:.2f} ms" for gap, t in caught))
 
 
 def time_call(fn, repeat: int) -> float:
@@ -137,11 +226,34 @@ def main() -> None:
     )
     parser.add_argument("--items", type=int, default=20_000, help="items in each project")
     parser.add_argument("--repeat", type=int, default=5, help="runs per read timing (median)")
+    parser.add_argument(
+        "--keypress-items",
+        type=int,
+        nargs="+",
+        default=None,
+        help="only time --writes keypresses (submit + window + progress) on projects of these "
+        "many items, e.g. 10000 1000000 10000000 (10M: about 1 GB and 3-4 minutes to add)",
+    )
+    parser.add_argument(
+        "--reload",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("ITEMS", "EVENTS"),
+        help="only time a session's window() after another connection's label, on a project "
+        "of ITEMS items and EVENTS events, e.g. 1000000 100000",
+    )
     args = parser.parse_args()
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
+        if args.keypress_items or args.reload:
+            if args.keypress_items:
+                keypress_table(folder, args.keypress_items, args.writes)
+            if args.reload:
+                reload_timings(folder, *args.reload, args.writes, rng)
+            return
         print(f"project files in {folder}; {args.items:,} items\n")
         print("Durable writes (one transaction each, WAL + synchronous=FULL)")
         empty = make_project(folder, "empty", args.items)
@@ -149,7 +261,7 @@ def main() -> None:
         print(
             write_row(
                 "session submit + window + progress",
-                time_keypresses(empty, min(args.writes, args.items)),
+                time_keypresses(empty, min(args.writes, args.items))["all"],
             )
         )
         empty.close()

@@ -10,6 +10,7 @@ reached a caller.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,10 @@ import threading
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import hitl_widgets.core.labeling._session as session_module
 from hitl_widgets import Project
 from hitl_widgets.core.labeling import LabelingSession
 
@@ -240,3 +244,93 @@ def test_opening_a_project_another_kernel_is_creating_waits_for_it(tmp_path):
     finally:
         release.join()
         creator.close()
+
+
+ITEMS8 = [f"i{i}" for i in range(8)]
+# One step: (connection 0 or 1, what, item, label, annotator). "session_*" go through that
+# connection's LabelingSession for ana; "annotate", "skip" and "undo" through its Project for
+# anyone; "retract_old" retracts an earlier event of the annotator's, not the latest, from a
+# third connection (as the quality workflow's store.retract does).
+two_kernel_steps = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        st.sampled_from(["session_submit", "session_skip", "session_undo", "annotate", "skip",
+                         "undo", "retract_old"]),
+        st.sampled_from(ITEMS8),
+        st.sampled_from(LABELS),
+        st.sampled_from(["ana", "ana", "ben"]),
+    ),
+    max_size=40,
+)
+
+
+@pytest.mark.parametrize(
+    "ratio, least",
+    [(session_module.FULL_RELOAD_RATIO, session_module.FULL_RELOAD_MIN), (1e9, 10**9), (1.0, 0),
+     (0, 0)],
+    ids=["as-shipped", "always-incremental", "full-read-past-the-items-held", "always-full"],
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=two_kernel_steps, seed=st.integers(0, 2**16))
+def test_a_sessions_state_read_incrementally_equals_a_full_read(tmp_path_factory, monkeypatch,
+                                                                ratio, least, steps, seed):
+    # A session reloads only the items touched since the last event it read; after any mix of
+    # labels, skips and undos (latest or older) from two connections, what it holds must equal
+    # the annotator's whole history read afresh, whichever way the session reloads (with no
+    # minimum gap, the two ways mix as the annotator's items grow).
+    monkeypatch.setattr(session_module, "FULL_RELOAD_RATIO", ratio)
+    monkeypatch.setattr(session_module, "FULL_RELOAD_MIN", least)
+    rng = random.Random(seed)
+    path = tmp_path_factory.mktemp("two") / "p.hitl"
+    projects = [Project(path, labels=LABELS), Project(path)]
+    admin = Project(path)
+    projects[0].add_items([f"text {i}" for i in range(len(ITEMS8))], id=ITEMS8)
+    sessions = [LabelingSession(p, "ana", prefetch=3) for p in projects]
+    try:
+        for k, what, item, label, who in steps:
+            project, session = projects[k], sessions[k]
+            if what == "session_submit":
+                session.submit(item, [label])
+            elif what == "session_skip":
+                if item not in project.store.annotator_state("ana")[0]:
+                    session.skip(item)
+            elif what == "session_undo":
+                session.undo()
+            elif what == "annotate":
+                project.annotate(item, label, annotator=who)
+            elif what == "skip":
+                project.skip(item, annotator=who)
+            elif what == "undo":
+                project.undo(annotator=who)
+            else:
+                live = [e["seq"] for e in admin.store.live_events(["annotation", "skip"])
+                        if e["annotator"] == who]
+                if live:
+                    admin.store.retract([rng.choice(live)])
+            for s in sessions:
+                s.window()  # brings the session up to date with the file
+                full = s.project.store.annotator_state("ana")
+                assert (s._done, s._skipped) == full, (k, what, item, who)
+    finally:
+        for s in sessions:
+            s.close()
+        for p in [*projects, admin]:
+            p.close()
+
+
+def test_retracting_an_older_label_in_another_connection_keeps_the_item_done_until_the_last(tmp_path):
+    path = tmp_path / "p.hitl"
+    project, other = Project(path, labels=LABELS), Project(path)
+    project.add_items(["a", "b", "c"], id=["i0", "i1", "i2"])
+    session = LabelingSession(project, "ana", prefetch=3)
+    first = other.annotate("i0", "ham", annotator="ana")
+    second = other.annotate("i0", "spam", annotator="ana")
+    assert session.window() == ["i1", "i2"]
+    other.store.retract([first])  # the older label goes; the newer one still stands
+    assert session.window() == ["i1", "i2"]
+    other.store.retract([second])
+    assert session.window() == ["i0", "i1", "i2"]
+    assert session.progress()["done"] == 0
+    session.close()
+    other.close()
+    project.close()

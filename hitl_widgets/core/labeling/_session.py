@@ -36,6 +36,11 @@ __all__ = ["LabelingSession", "Queue", "SequentialQueue"]
 MAX_TEXT_CHARS = 100_000  # beyond this the view gets the head and a note; the store keeps all
 RATE_WINDOW = 20  # annotations that the items-per-minute figure looks back over
 RATE_MAX_AGE_S = 15 * 60  # a break longer than this does not drag the rate down
+# A reload reads the annotator's whole state again once more events are new than the items they
+# hold (times the ratio), and at least the minimum: a full read costs about as much per event of
+# theirs as catching up does per new event of anyone's (BENCHMARKS.md, "A session catches up"),
+# and below the minimum catching up takes under a millisecond anyway.
+FULL_RELOAD_RATIO, FULL_RELOAD_MIN = 1.0, 1_000
 
 
 class LabelingSession:
@@ -61,7 +66,7 @@ class LabelingSession:
         self._times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._acting = False  # True while this session writes, so its own events don't reload
         self._window: list[str] = []  # the latest window: what close() releases
-        self._retracted = -1  # the newest retraction the queue was reset after
+        self._seen: int | None = None  # the newest event _reload has read (None: none yet)
         self._reload()
         self._unsubscribe = self.ledger.subscribe(self._on_project_change)
 
@@ -210,16 +215,38 @@ class LabelingSession:
         return self._acting
 
     def _reload(self) -> None:
-        """Read the annotator's labels and skips again. After an undo (here or in another
-        connection) the queue forgets its place for this annotator, so the undone item is served
-        again (the Queue contract); other writes leave its place alone."""
+        """Bring the annotator's labels and skips up to date with the file. After an undo (here
+        or in another connection) the queue forgets its place for this annotator, so the undone
+        item is served again (the Queue contract); other writes leave its place alone.
+
+        Only the items touched since the last event read are read again (an item's state
+        depends on its own events alone), so a reload costs what is new, not the annotator's
+        whole history. The first load, and one after more new events than the annotator holds
+        items (and than ``FULL_RELOAD_MIN``), read everything.
+        """
         store = self.ledger.store
         self._version = store.data_version()
-        self._done, self._skipped = store.annotator_state(self.annotator)
-        retracted = store.max_seq(("retraction",))
-        if retracted != self._retracted:
-            self._retracted = retracted
+        top = store.max_seq()
+        held = len(self._done) + len(self._skipped) if self._seen is not None else 0
+        if self._seen is None or top - self._seen > max(FULL_RELOAD_MIN, FULL_RELOAD_RATIO * held):
+            retracted = self._seen is None or store.max_seq(("retraction",)) > self._seen
+            self._seen = top  # read before the state: what lands between is read again next time
+            self._done, self._skipped = store.annotator_state(self.annotator)
+        else:
+            self._seen, touched, retracted = store.annotator_changes(self.annotator, self._seen)
+            self._update(touched)
+        if retracted:
             self.queue.reset(self.annotator)
+
+    def _update(self, touched: set[str]) -> None:
+        """Read the state of these items again, and only theirs."""
+        if not touched:
+            return
+        done, skipped = self.ledger.store.annotator_state(self.annotator, touched)
+        self._done = (self._done - touched) | done
+        for item_id in touched:
+            self._skipped.pop(item_id, None)
+        self._skipped.update(skipped)
 
     def _sync(self) -> None:
         if self.ledger.store.data_version() != self._version:

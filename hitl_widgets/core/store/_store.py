@@ -366,16 +366,48 @@ class Store:
         )
         return [_event_dict(r) for r in rows]
 
-    def annotator_state(self, annotator: str) -> tuple[set[str], dict[str, int]]:
-        """(items the annotator has labeled, items skipped and not labeled → seq of the skip)."""
-        rows = self._query(
-            f"SELECT e.item_id, e.kind, MAX(e.seq) FROM events e WHERE e.annotator = ? AND {_LIVE} "
-            "GROUP BY e.item_id, e.kind",
-            (annotator,),
-        )
+    def annotator_state(self, annotator: str, item_ids: Iterable[str] | None = None,
+                        ) -> tuple[set[str], dict[str, int]]:
+        """(items the annotator has labeled, items skipped and not labeled → seq of the skip).
+
+        With ``item_ids``, the same for those items only: an item's state depends on nothing
+        but the annotator's events on it and the retractions of those.
+        """
+        sql = (f"SELECT e.item_id, e.kind, MAX(e.seq) FROM events e WHERE e.annotator = ? "
+               f"AND {_LIVE} ")
+        if item_ids is None:
+            rows = self._query(sql + "GROUP BY e.item_id, e.kind", (annotator,), tuples=True)
+        else:
+            rows = []
+            for chunk in _chunks(list(item_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows += self._query(f"{sql} AND e.item_id IN ({marks}) GROUP BY e.item_id, e.kind",
+                                    [annotator, *chunk], tuples=True)
         done = {r[0] for r in rows if r[1] == "annotation"}
         skipped = {r[0]: r[2] for r in rows if r[1] == "skip" and r[0] not in done}
         return done, skipped
+
+    def annotator_changes(self, annotator: str, since: int) -> tuple[int, set[str], bool]:
+        """What changed for ``annotator`` after event ``since``: (the newest seq, the items on
+        which they labeled, skipped or resolved, or had such an event retracted, whether any
+        event at all was retracted).
+
+        One statement, so one snapshot: an event not seen here has a larger seq than the first
+        value (writers take turns, and seqs only grow). It reads the events after ``since`` by
+        seq, not the annotator's whole history, so its cost follows what is new; the unary
+        ``+`` keeps SQLite on that seq range rather than on the kind or annotator indexes,
+        which would visit every event of that kind or annotator.
+        """
+        rows = self._query(
+            "SELECT 1, NULL, COALESCE(MAX(seq), 0) FROM events UNION ALL "
+            "SELECT 0, CASE WHEN e.kind = 'retraction' THEN (SELECT t.item_id FROM events t "
+            "WHERE t.seq = e.target AND t.annotator = ?2) ELSE e.item_id END, "
+            "e.kind = 'retraction' FROM events e WHERE e.seq > ?1 AND (+e.kind = 'retraction' "
+            "OR (+e.annotator = ?2 AND +e.kind IN ('annotation', 'skip', 'resolution')))",
+            (since, annotator), tuples=True)
+        top = next(value for is_top, _, value in rows if is_top)
+        touched = {item_id for is_top, item_id, _ in rows if not is_top and item_id is not None}
+        return top, touched, any(not is_top and value for is_top, _, value in rows)
 
     def latest_suggestions(self, item_ids: Sequence[str]) -> dict[str, dict]:
         """The newest model / LF suggestion per item, for those that have one."""
