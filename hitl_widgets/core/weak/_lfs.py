@@ -1,16 +1,12 @@
-"""Weak supervision: labeling functions, the L matrix, LF analysis, label models, project glue.
+"""Labeling functions written for the whole frame, and the glue between LFs and a project.
 
-The L matrix follows Snorkel's contract: ``(n_items, n_lfs)`` ints, ``-1`` abstains. Snorkel's
-own ``@labeling_function`` objects work as they are (row by row); the vectorised form here runs
-once on the whole frame, hundreds of times faster:
+The vectorised LFs run once on the whole frame, hundreds of times faster than row by row:
 
 - :func:`vectorized_lf` decorates ``f(df) -> int array (n,)``;
 - :func:`keyword_lf`, :func:`regex_lf`, :func:`threshold_lf` build vectorised LFs. Missing or
   non-string text (NaN, None, numbers in an object column) makes keyword and regex LFs abstain.
 
-Then :func:`apply_lfs` (cached by :class:`LFCache`, failures in :class:`LFReport`),
-:func:`lf_summary`, :func:`majority_vote`, :func:`fit_label_model`, :func:`compare_label_models`;
-and for a project :func:`apply_to_project`, :func:`human_labels`, :func:`store_weak_labels` and
+For a project: :func:`apply_to_project`, :func:`human_labels`, :func:`store_weak_labels` and
 :class:`WeakLabelQueue`.
 
 Example
@@ -35,26 +31,12 @@ import numpy as np
 
 from ..labeling import Queue, SequentialQueue
 from ..store import Ledger
-from ._analysis import (
-    check_L,
-    compare_label_models,
-    fit_label_model,
-    lf_rows,
-    lf_summary,
-    majority_vote,
-    torch_threads,
-    wilson_interval,
-)
-from ._apply import LFChange, LFError, LFReport, apply_lfs
-from ._cache import LFCache, frame_version, lf_fingerprint
+from ._apply import LFReport, apply_lfs
+from ._cache import LFCache
 
-__all__ = [
-    "AppliedLFs", "LFCache", "LFChange", "LFError", "LFReport", "VectorizedLF", "WeakLabelQueue",
-    "apply_lfs", "apply_to_project", "check_L", "compare_label_models", "fit_label_model",
-    "frame_version", "human_labels", "keyword_lf", "lf_fingerprint", "lf_rows", "lf_summary",
-    "majority_vote", "regex_lf", "store_weak_labels", "threshold_lf", "torch_threads",
-    "vectorized_lf", "wilson_interval",
-]
+__all__ = ["ABSTAIN", "AppliedLFs", "VectorizedLF", "WeakLabelQueue", "apply_to_project",
+           "human_labels", "keyword_lf", "regex_lf", "store_weak_labels", "threshold_lf",
+           "vectorized_lf"]
 
 ABSTAIN = -1
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
