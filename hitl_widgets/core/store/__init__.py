@@ -17,6 +17,7 @@ Example
 """
 
 from .._moved import old_names
+from ._index import LabelIndex, LabelRow
 from ._items import ItemError, build_records
 from ._ledger import Ledger, check_annotator, check_source
 from ._media import MediaError, read_below, sniff_mime
@@ -25,7 +26,7 @@ from ._schema import Guideline, LabelSchema, SchemaError
 from ._store import EVENT_KINDS, SOURCES, ItemRecord, Store, StoreError
 
 __all__ = ["EVENT_KINDS", "SOURCES", "ForeignFileError", "Guideline", "ItemError", "ItemRecord",
-           "LabelSchema", "Ledger", "MediaError", "SchemaError", "Store", "StoreError",
+           "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError", "SchemaError", "Store", "StoreError",
            "build_records", "check_annotator", "check_source", "read_below", "sniff_mime"]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.store.X``), not the private

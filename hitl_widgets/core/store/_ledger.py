@@ -39,6 +39,7 @@ from typing import Any
 
 from .._checks import item_id as check_item_id
 from .._checks import item_id_list
+from ._index import LabelIndex
 from ._schema import LabelSchema, SchemaError
 from ._store import SOURCES, ItemRecord, Store
 
@@ -61,6 +62,8 @@ class Ledger:
         self.store = store
         self.schema = schema
         self.image_root = image_root
+        # The current labels and gold answers, kept up to date from the log (views read these).
+        self.label_index = LabelIndex(store)
         self._listeners: list[Listener] = []
         # Notices held back until the outermost transaction commits, per thread: another
         # thread's writes are not part of this thread's transaction.
