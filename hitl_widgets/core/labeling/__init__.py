@@ -15,7 +15,7 @@ Example
 ['1', '2']
 """
 
-from ._queue import ProjectView, Queue, SequentialQueue
+from ._queue import ExcludedIds, ProjectView, Queue, SequentialQueue
 from ._session import MAX_TEXT_CHARS, LabelingSession
 
-__all__ = ["MAX_TEXT_CHARS", "LabelingSession", "ProjectView", "Queue", "SequentialQueue"]
+__all__ = ["ExcludedIds", "MAX_TEXT_CHARS", "LabelingSession", "ProjectView", "Queue", "SequentialQueue"]

@@ -23,12 +23,54 @@ Example
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from ..store import LabelSchema, Ledger, Store
 
-__all__ = ["ProjectView", "Queue", "SequentialQueue"]
+__all__ = ["ExcludedIds", "ProjectView", "Queue", "SequentialQueue"]
+
+
+class ExcludedIds(AbstractSet):
+    """The ids a queue must not serve: a read-only set over several sets, built without copying
+    them (the session's window would otherwise copy every item the annotator has labeled on each
+    keypress). ``in``, iteration and ``len`` work as on a set; ``exclude | more`` is again a view,
+    and other set operations give a plain ``set``.
+
+    >>> exclude = ExcludedIds({"a", "b"}, {"c"})
+    >>> "c" in exclude, sorted(exclude | {"d"}), len(exclude)
+    (True, ['a', 'b', 'c', 'd'], 3)
+    """
+
+    def __init__(self, *parts: AbstractSet | Iterable[str]):
+        # Each part must support `in`; a plain iterable is made a set once, here.
+        self._parts = tuple(p if isinstance(p, (AbstractSet, dict)) else set(p)
+                            for p in parts)
+
+    def __contains__(self, item_id: object) -> bool:
+        return any(item_id in part for part in self._parts)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for part in self._parts:
+            for item_id in part:
+                if item_id not in seen:
+                    seen.add(item_id)
+                    yield item_id
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __or__(self, other: Iterable[str]) -> ExcludedIds:  # type: ignore[override]
+        return ExcludedIds(*self._parts, other)
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[str]) -> set[str]:
+        return set(items)
+
+    def __repr__(self) -> str:
+        return f"ExcludedIds({len(self)} ids)"
 
 
 class ProjectView(Protocol):
@@ -56,7 +98,8 @@ class Queue(ABC):
     - :meth:`release` frees what a closing session's window held.
     - :meth:`reset` forgets what the queue keeps about an annotator's place.
 
-    **The session's side.** The session passes in ``exclude`` every item the annotator has
+    **The session's side.** The session passes in ``exclude`` (a read-only set,
+    :class:`ExcludedIds`: test it with ``in``, never change it) every item the annotator has
     labeled or skipped and every item already in their window, and serves skipped items itself
     once the queue has nothing else. An item leaves ``exclude`` only when something is undone;
     whenever a retraction newer than the last it saw is in the file -- an undo here, or in

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..store import Ledger, MediaError, read_below, sniff_mime
-from ._queue import Queue, SequentialQueue
+from ._queue import ExcludedIds, Queue, SequentialQueue
 
 __all__ = ["LabelingSession", "Queue", "SequentialQueue"]
 
@@ -76,7 +76,9 @@ class LabelingSession:
         self._sync()
         ids = [i for i in self._front if i not in self._done][: self.prefetch]
         if len(ids) < self.prefetch:
-            exclude = self._done | self._skipped.keys() | set(ids)
+            # A view over the session's sets, not a copy of them: its cost does not grow with
+            # the annotator's labels.
+            exclude = ExcludedIds(self._done, self._skipped.keys(), ids)
             ids += self.queue.next_ids(self.project, self.annotator, exclude,
                                        self.prefetch - len(ids))
         if len(ids) < self.prefetch:  # skipped items come back once the rest are done

@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._checks import check_k, check_rate, item_id_list
-from ..labeling import Queue
+from ..labeling import ExcludedIds, Queue
 from ..store import Ledger
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ class OverlapQueue(LeasingQueue):
             self._check_reopened(store)
             held = self._held(store, annotator, now)
             keep = [i for i in held if i not in exclude][:n]
-            taken, kept = self._take(store, annotator, set(exclude) | set(held), n - len(keep), now)
+            taken, kept = self._take(store, annotator, ExcludedIds(exclude, held), n - len(keep), now)
             self._kept[annotator] = kept  # released with the window when the session closes
             ledger.append_many(self._renewals(annotator, held, keep, now)
                                + self._lease_events(annotator, taken + kept, now), notify=False)
