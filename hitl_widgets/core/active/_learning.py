@@ -225,8 +225,8 @@ class ActiveLearning(Queue):
         latest = self.ledger.store.max_seq(("retraction",))
         if latest == self._retracted:
             return
-        labeled = {r["item_id"] for r in self.ledger.store.current_labels()
-                   if r["annotator"] != self.model_annotator or r["source"] != "model"}
+        labeled = {r.item_id for r in self.ledger.label_index.rows()
+                   if r.annotator != self.model_annotator or r.source != "model"}
         with self._lock:
             self._retracted = latest
             # In place, like every other change to it: next_ids may be testing membership.
@@ -444,14 +444,14 @@ class ActiveLearning(Queue):
         """Pool rows and labels of the human labels now: majority per item, ties to the latest."""
         votes: dict[str, Counter] = {}
         latest: dict[str, dict[str, int]] = {}
-        for r in self.ledger.store.current_labels():
-            if r["source"] != "human" or r["annotator"] == self.model_annotator:
+        for r in self.ledger.label_index.rows():
+            if r.source != "human" or r.annotator == self.model_annotator:
                 continue
-            if r["item_id"] not in self._row:
+            if r.item_id not in self._row:
                 continue
-            label = r["labels"][0]
-            votes.setdefault(r["item_id"], Counter())[label] += 1
-            latest.setdefault(r["item_id"], {})[label] = r["seq"]
+            label = r.labels[0]
+            votes.setdefault(r.item_id, Counter())[label] += 1
+            latest.setdefault(r.item_id, {})[label] = r.seq
         rows, y = [], []
         for item_id, counter in votes.items():
             top = max(counter.values())

@@ -119,12 +119,12 @@ def gold_accuracy(ledger: Ledger, threshold: float = DEFAULT_GOLD_THRESHOLD,
     threshold = check_rate(threshold, "threshold")
     min_count = check_count(min_count, "min_count")
     answers = {i: tuple(e["labels"]) for i, e in ledger.store.latest_live("gold").items()}
-    rows = [r for r in ledger.store.current_labels() if r["item_id"] in answers]
+    rows = [r for r in Ledger.of(ledger).label_index.rows() if r.item_id in answers]
     stats: dict[str, list[int]] = {}
     for r in rows:
-        n_correct = stats.setdefault(r["annotator"], [0, 0])
+        n_correct = stats.setdefault(r.annotator, [0, 0])
         n_correct[0] += 1
-        n_correct[1] += tuple(r["labels"]) == answers[r["item_id"]]
+        n_correct[1] += tuple(r.labels) == answers[r.item_id]
     df = pd.DataFrame([(a, n, c) for a, (n, c) in stats.items()],
                       columns=["annotator", "n", "correct"]).astype({"n": int, "correct": int})
     df["accuracy"] = df["correct"] / df["n"]
@@ -151,19 +151,19 @@ def finished_labels(ledger: Ledger, requests: bool = True) -> pd.DataFrame:
     """
     import pandas as pd
 
-    rows = ledger.store.current_labels()
+    rows = Ledger.of(ledger).label_index.rows()
     gold_ids = set(ledger.store.latest_live("gold"))
-    per_item: dict[str, list[dict]] = {}
+    per_item: dict[str, list] = {}
     for r in rows:
-        if r["item_id"] not in gold_ids:
-            per_item.setdefault(r["item_id"], []).append(r)
+        if r.item_id not in gold_ids:
+            per_item.setdefault(r.item_id, []).append(r)
     need = needed(ledger, list(per_item), requests)
     done = [r for i, rs in per_item.items() if len(rs) >= need[i] for r in rs]
     return pd.DataFrame({
-        "item": [r["item_id"] for r in done],
-        "annotator": [r["annotator"] for r in done],
-        "label": [_category(ledger, r["labels"]) for r in done],
-        "labeled_at": [r["created_at"] for r in done],
+        "item": [r.item_id for r in done],
+        "annotator": [r.annotator for r in done],
+        "label": [_category(ledger, r.labels) for r in done],
+        "labeled_at": [r.created_at for r in done],
     })
 
 
@@ -363,14 +363,14 @@ def check_agreement(ledger: Ledger, window: int = 50, threshold: float = 0.7,
     return alerts
 
 
-def _multi_labeled(ledger: Ledger) -> list[tuple[str, list[dict]]]:
+def _multi_labeled(ledger: Ledger) -> list[tuple[str, list]]:
     """Non-gold items with two or more current labels, in the order they got their last."""
     gold_ids = set(ledger.store.latest_live("gold"))
     per_item: dict[str, list[dict]] = {}
-    for r in ledger.store.current_labels():
-        if r["item_id"] not in gold_ids:
-            per_item.setdefault(r["item_id"], []).append(r)
-    multi = [(max(r["seq"] for r in rs), i, rs) for i, rs in per_item.items() if len(rs) >= 2]
+    for r in Ledger.of(ledger).label_index.rows():
+        if r.item_id not in gold_ids:
+            per_item.setdefault(r.item_id, []).append(r)
+    multi = [(max(r.seq for r in rs), i, rs) for i, rs in per_item.items() if len(rs) >= 2]
     return [(i, rs) for _, i, rs in sorted(multi)]
 
 
@@ -385,7 +385,7 @@ def _slice_windows(ledger: Ledger, window: int, by: str) -> dict[str, tuple[list
         if value is None:
             continue
         agree, items = out.setdefault(f"{by}={value}", ([], []))
-        agree.append(len({tuple(r["labels"]) for r in rs}) == 1)
+        agree.append(len({tuple(r.labels) for r in rs}) == 1)
         items.append(item_id)
     return {key: (a[-window:], i[-window:]) for key, (a, i) in sorted(out.items())}
 
@@ -394,9 +394,9 @@ def _label_windows(ledger: Ledger, window: int) -> dict[str, tuple[list[bool], l
     """Per label: (all chose it?, item) for its last ``window`` multiply-labeled items."""
     out: dict[str, tuple[list[bool], list[str]]] = {}
     for item_id, rs in _multi_labeled(ledger):
-        for label in {lab for r in rs for lab in r["labels"]}:
+        for label in {lab for r in rs for lab in r.labels}:
             agree, items = out.setdefault(label, ([], []))
-            agree.append(all(label in r["labels"] for r in rs))
+            agree.append(all(label in r.labels for r in rs))
             items.append(item_id)
     return {lab: (a[-window:], i[-window:]) for lab, (a, i) in sorted(out.items())}
 
