@@ -228,9 +228,6 @@ class LFStudio(HitlWidget):
             self._live.update()
         self._Y = self._live.Y
         self._table = LiveSummary(self._L, list(lfs), self._Y)
-        self._counts = {name: {kind: int(np.count_nonzero(self._mask(j, kind)))
-                               for kind in ("labels", "conflicts")}
-                        for j, name in enumerate(lfs)}
         edited = [n for n in lfs if n in self._fingerprints and n in old_names
                   and self._fingerprints[n] != prints[n]]
         changes = {n: c for n, c in self.changes.items() if n in lfs and n not in edited}
@@ -238,6 +235,10 @@ class LFStudio(HitlWidget):
             before = _align(old_L[:, old_names.index(name)], old_ids, self._item_ids)
             changes[name] = self._delta(name, before)
         self._fingerprints = prints
+        self._counts = {name: {"labels": int(np.count_nonzero(self._mask(j, "labels"))),
+                               "conflicts": int(np.count_nonzero(self._mask(j, "conflicts"))),
+                               "changed": len(self._positions(name, "changed"))}
+                        for j, name in enumerate(lfs)}
         with self.hold_sync():
             self.lf_names = list(lfs)
             self.changes = changes
@@ -321,11 +322,9 @@ class LFStudio(HitlWidget):
         return np.flatnonzero(self._mask(list(self._lfs).index(name), kind))
 
     def _count(self, name: str, kind: str) -> int:
-        known = self._counts.get(name, {}).get(kind)  # labels, conflicts: fixed until an apply
+        known = self._counts.get(name, {}).get(kind)  # all but disagrees: fixed until an apply
         if known is not None:
             return known
-        if kind == "changed":
-            return len(self._positions(name, kind))
         return int(np.count_nonzero(self._mask(list(self._lfs).index(name), kind)))
 
     def _mask(self, j: int, kind: str) -> np.ndarray:
