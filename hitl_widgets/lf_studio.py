@@ -111,7 +111,6 @@ class LFStudio(HitlWidget):
         self._table: LiveSummary | None = None
         self._row_of: dict[str, int] = {}
         self._counts: dict[str, dict[str, int]] = {}  # per LF: its page counts that ignore Y
-        self._texts: dict[str, Any] = {}
         self._fingerprints: dict[str, str] = {}
         # per LF: the items its last edit changed, with their vote before the edit
         self._changed_rows: dict[str, dict[str, int]] = {}
@@ -220,7 +219,6 @@ class LFStudio(HitlWidget):
         self._errors = {e.lf: {"count": e.count, "error": e.error,
                                "rows": [str(r) for r in e.rows[:5]]}
                         for e in applied.report.errors}
-        self._texts = self._read_texts()
         if self._live is None or self._live.item_ids != self._item_ids:
             self._live = LiveHumanLabels(self.project, self._item_ids)
             self._row_of = {item_id: k for k, item_id in enumerate(self._item_ids)}
@@ -250,7 +248,7 @@ class LFStudio(HitlWidget):
 
     def _set_empty(self) -> None:
         self._L = np.full((0, len(self._lfs)), -1, dtype=np.int64)
-        self._item_ids, self._Y, self._texts = [], np.full(0, -1, dtype=np.int64), {}
+        self._item_ids, self._Y = [], np.full(0, -1, dtype=np.int64)
         self._live = self._table = None
         self._row_of, self._counts = {}, {}
         with self.hold_sync():
@@ -260,9 +258,6 @@ class LFStudio(HitlWidget):
             self.n_human = 0
             self.error = ("The project has no items yet: add some with project.add_items(...), "
                           "then call studio.refresh().")
-
-    def _read_texts(self) -> dict[str, Any]:
-        return {r["item_id"]: r["text"] for r in self.project.store.items_table()}
 
     def _publish(self) -> None:
         """The table, counts and current page from the current L and Y."""
@@ -345,14 +340,15 @@ class LFStudio(HitlWidget):
         rows = self._positions(lf, kind)
         offset = max(0, min(int(offset), (len(rows) - 1) // PAGE_SIZE * PAGE_SIZE))
         counts = {k: len(rows) if k == kind else self._count(lf, k) for k in KINDS}
-        items = [self._example(lf, self._item_ids[row], int(row))
-                 for row in rows[offset:offset + PAGE_SIZE]]
+        shown = [(self._item_ids[row], int(row)) for row in rows[offset:offset + PAGE_SIZE]]
+        # a page's texts are read when it is shown: holding every item's text costs the open
+        records = self.project.store.get_items([item_id for item_id, _ in shown])
+        items = [self._example(lf, item_id, row, records.get(item_id)) for item_id, row in shown]
         return {"request_id": request_id, "lf": lf, "kind": kind, "offset": offset,
                 "size": PAGE_SIZE, "total": len(rows), "counts": counts, "items": items}
 
-    def _example(self, lf: str, item_id: str, row: int) -> dict:
-        text = self._texts.get(item_id)
-        text = "" if text is None else str(text)
+    def _example(self, lf: str, item_id: str, row: int, record) -> dict:
+        text = "" if record is None or record.text is None else str(record.text)
         names = list(self._lfs)
         votes = {name: int(self._L[row, k]) for k, name in enumerate(names)}
         label = self._label
