@@ -34,13 +34,13 @@ import traitlets
 from ._base import Field, HitlWidget, Intent, integer, nullable, text
 from .core.project import Project
 from .core.weak import (
+    LiveHumanLabels,
+    LiveSummary,
     apply_to_project,
     check_lfs,
     compare_label_models,
-    human_labels,
     lf_fingerprint,
     lf_name,
-    lf_summary,
 )
 
 _JS = Path(__file__).parent / "js"
@@ -105,7 +105,12 @@ class LFStudio(HitlWidget):
         self._L = np.full((0, len(self._lfs)), -1, dtype=np.int64)
         self._item_ids: list[str] = []
         self._Y = np.full(0, -1, dtype=np.int64)
-        self._texts: dict[str, Any] = {}
+        # Y and the table's accuracy columns, kept up to date from the items whose labels
+        # changed (a full recompute is seconds per label on a big project)
+        self._live: LiveHumanLabels | None = None
+        self._table: LiveSummary | None = None
+        self._row_of: dict[str, int] = {}
+        self._counts: dict[str, dict[str, int]] = {}  # per LF: its page counts that ignore Y
         self._fingerprints: dict[str, str] = {}
         # per LF: the items its last edit changed, with their vote before the edit
         self._changed_rows: dict[str, dict[str, int]] = {}
@@ -134,7 +139,9 @@ class LFStudio(HitlWidget):
     def summary(self):
         """The table as a DataFrame: :func:`~hitl_widgets.core.weak.lf_summary` with the human
         labels in the store as Y."""
-        return lf_summary(self._L, list(self._lfs), Y=self._Y)
+        if self._table is None:  # no items yet
+            return LiveSummary(self._L, list(self._lfs), self._Y).frame()
+        return self._table.frame()
 
     def set_lfs(self, lfs: Sequence) -> None:
         """Replace the whole set of LFs; unchanged ones come from the cache, not re-run."""
@@ -198,7 +205,10 @@ class LFStudio(HitlWidget):
             self._set_empty()
             return
         try:
-            applied = apply_to_project(self.project, list(lfs.values()), self.column)
+            # progress=False: driven from the view, a bar would print in whichever cell ran
+            # last, not under the studio; the view's busy line says it is working instead
+            applied = apply_to_project(self.project, list(lfs.values()), self.column,
+                                       progress=False)
         except (TypeError, ValueError, KeyError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self._fail(f"{text} The table still shows the previous LFs.")
@@ -209,8 +219,13 @@ class LFStudio(HitlWidget):
         self._errors = {e.lf: {"count": e.count, "error": e.error,
                                "rows": [str(r) for r in e.rows[:5]]}
                         for e in applied.report.errors}
-        self._texts = self._read_texts()
-        self._Y = human_labels(self.project, self._item_ids)
+        if self._live is None or self._live.item_ids != self._item_ids:
+            self._live = LiveHumanLabels(self.project, self._item_ids)
+            self._row_of = {item_id: k for k, item_id in enumerate(self._item_ids)}
+        else:
+            self._live.update()
+        self._Y = self._live.Y
+        self._table = LiveSummary(self._L, list(lfs), self._Y)
         edited = [n for n in lfs if n in self._fingerprints and n in old_names
                   and self._fingerprints[n] != prints[n]]
         changes = {n: c for n, c in self.changes.items() if n in lfs and n not in edited}
@@ -218,6 +233,10 @@ class LFStudio(HitlWidget):
             before = _align(old_L[:, old_names.index(name)], old_ids, self._item_ids)
             changes[name] = self._delta(name, before)
         self._fingerprints = prints
+        self._counts = {name: {"labels": int(np.count_nonzero(self._mask(j, "labels"))),
+                               "conflicts": int(np.count_nonzero(self._mask(j, "conflicts"))),
+                               "changed": len(self._positions(name, "changed"))}
+                        for j, name in enumerate(lfs)}
         with self.hold_sync():
             self.lf_names = list(lfs)
             self.changes = changes
@@ -229,7 +248,9 @@ class LFStudio(HitlWidget):
 
     def _set_empty(self) -> None:
         self._L = np.full((0, len(self._lfs)), -1, dtype=np.int64)
-        self._item_ids, self._Y, self._texts = [], np.full(0, -1, dtype=np.int64), {}
+        self._item_ids, self._Y = [], np.full(0, -1, dtype=np.int64)
+        self._live = self._table = None
+        self._row_of, self._counts = {}, {}
         with self.hold_sync():
             self.lf_names = list(self._lfs)
             self.rows = []
@@ -237,9 +258,6 @@ class LFStudio(HitlWidget):
             self.n_human = 0
             self.error = ("The project has no items yet: add some with project.add_items(...), "
                           "then call studio.refresh().")
-
-    def _read_texts(self) -> dict[str, Any]:
-        return {r["item_id"]: r["text"] for r in self.project.store.items_table()}
 
     def _publish(self) -> None:
         """The table, counts and current page from the current L and Y."""
@@ -289,10 +307,20 @@ class LFStudio(HitlWidget):
             raise KeyError(f"No LF named {name!r}; the studio has {list(self._lfs)}")
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {list(KINDS)}, not {kind!r}")
+        return [self._item_ids[i] for i in self._positions(name, kind)]
+
+    def _positions(self, name: str, kind: str) -> np.ndarray:
+        """Rows of L for one of the LF's pages (``changed``: in the order the edit found them)."""
         if kind == "changed":
-            return [i for i in self._changed_rows.get(name, {}) if i in self._texts]
-        mask = self._mask(list(self._lfs).index(name), kind)
-        return [self._item_ids[i] for i in np.flatnonzero(mask)]
+            return np.array([self._row_of[i] for i in self._changed_rows.get(name, {})
+                             if i in self._row_of], dtype=np.int64)
+        return np.flatnonzero(self._mask(list(self._lfs).index(name), kind))
+
+    def _count(self, name: str, kind: str) -> int:
+        known = self._counts.get(name, {}).get(kind)  # all but disagrees: fixed until an apply
+        if known is not None:
+            return known
+        return int(np.count_nonzero(self._mask(list(self._lfs).index(name), kind)))
 
     def _mask(self, j: int, kind: str) -> np.ndarray:
         col = self._L[:, j]
@@ -305,18 +333,22 @@ class LFStudio(HitlWidget):
         return voted & ((others != -1) & (others != col[:, None])).any(axis=1)
 
     def _page(self, lf: str, kind: str, offset: int, request_id: Any = None) -> dict:
-        ids = self.rows_of(lf, kind)
-        offset = max(0, min(int(offset), (len(ids) - 1) // PAGE_SIZE * PAGE_SIZE))
-        counts = {k: len(self.rows_of(lf, k)) for k in KINDS}
-        position = {item_id: k for k, item_id in enumerate(self._item_ids)}
-        items = [self._example(lf, item_id, position[item_id])
-                 for item_id in ids[offset:offset + PAGE_SIZE]]
+        if lf not in self._lfs:
+            raise KeyError(f"No LF named {lf!r}; the studio has {list(self._lfs)}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {list(KINDS)}, not {kind!r}")
+        rows = self._positions(lf, kind)
+        offset = max(0, min(int(offset), (len(rows) - 1) // PAGE_SIZE * PAGE_SIZE))
+        counts = {k: len(rows) if k == kind else self._count(lf, k) for k in KINDS}
+        shown = [(self._item_ids[row], int(row)) for row in rows[offset:offset + PAGE_SIZE]]
+        # a page's texts are read when it is shown: holding every item's text costs the open
+        records = self.project.store.get_items([item_id for item_id, _ in shown])
+        items = [self._example(lf, item_id, row, records.get(item_id)) for item_id, row in shown]
         return {"request_id": request_id, "lf": lf, "kind": kind, "offset": offset,
-                "size": PAGE_SIZE, "total": len(ids), "counts": counts, "items": items}
+                "size": PAGE_SIZE, "total": len(rows), "counts": counts, "items": items}
 
-    def _example(self, lf: str, item_id: str, row: int) -> dict:
-        text = self._texts.get(item_id)
-        text = "" if text is None else str(text)
+    def _example(self, lf: str, item_id: str, row: int, record) -> dict:
+        text = "" if record is None or record.text is None else str(record.text)
         names = list(self._lfs)
         votes = {name: int(self._L[row, k]) for k, name in enumerate(names)}
         label = self._label
@@ -358,8 +390,11 @@ class LFStudio(HitlWidget):
     def _on_project_change(self, kind: str, info: dict) -> None:
         if kind == "items":
             self.refresh()
-        elif kind in ("annotation", "retraction", "resolution") and len(self._item_ids):
-            self._Y = human_labels(self.project, self._item_ids)
+        elif kind in ("annotation", "retraction", "resolution") and self._live is not None:
+            rows, old = self._live.update()  # only the items whose labels changed
+            if not len(rows):
+                return  # no item's Y moved: the table, counts and page are as they were
+            self._table.move(rows, old, self._Y[rows])
             with self.hold_sync():
                 self._publish()
                 self.comparison = []

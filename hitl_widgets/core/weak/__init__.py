@@ -8,7 +8,8 @@ object); the vectorised LFs (:func:`vectorized_lf`, :func:`keyword_lf`, :func:`r
 Then :func:`apply_lfs` (cached by :class:`LFCache`, failures in :class:`LFReport`),
 :func:`lf_summary`, :func:`lf_rows`, :func:`majority_vote`, :func:`fit_label_model`,
 :func:`compare_label_models`; and for a project :func:`apply_to_project`, :func:`human_labels`,
-:func:`store_weak_labels` and :class:`WeakLabelQueue`.
+:func:`store_weak_labels` and :class:`WeakLabelQueue`; for a live view, :class:`LiveHumanLabels` and
+:class:`LiveSummary` keep Y and the LF accuracies up to date from what changed.
 
 Example
 -------
@@ -44,10 +45,11 @@ from ._lfs import (
     threshold_lf,
     vectorized_lf,
 )
+from ._live import LiveHumanLabels, LiveSummary
 
 __all__ = [
     "ABSTAIN", "ROW_KINDS", "TIE_POLICIES", "AppliedLFs", "FrameDigests", "LFCache", "LFChange",
-    "LFError", "LFReport", "VectorizedLF", "WeakLabelQueue", "apply_lfs", "apply_to_project",
+    "LFError", "LFReport", "LiveHumanLabels", "LiveSummary", "VectorizedLF", "WeakLabelQueue", "apply_lfs", "apply_to_project",
     "check_L", "check_lfs", "compare_label_models", "fit_label_model", "frame_version",
     "human_labels", "keyword_lf", "lf_fingerprint", "lf_name", "lf_rows", "lf_summary",
     "majority_vote", "regex_lf", "store_weak_labels", "threshold_lf", "vectorized_lf",

@@ -193,9 +193,15 @@ def _accuracy_columns(cols: np.ndarray, voted: list[np.ndarray], Y: np.ndarray) 
     correct = np.array([np.count_nonzero(j & (c == Y_small)) for j, c in
                         zip(judged, cols.T, strict=True)], dtype=np.int64)
     incorrect = np.array([np.count_nonzero(j) for j in judged], dtype=np.int64) - correct
+    return accuracy_from_counts(correct, incorrect)
+
+
+def accuracy_from_counts(correct: np.ndarray, incorrect: np.ndarray) -> dict:
+    """lf_summary's accuracy columns from each LF's correct / incorrect votes (int64 arrays)."""
     votes = correct + incorrect
     # Snorkel's formula, 0.5 * (mean of +1/-1 + 1), so values match it to the last bit.
-    acc = np.nan_to_num(0.5 * ((correct - incorrect) / votes + 1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # an LF without labeled votes: 0
+        acc = np.nan_to_num(0.5 * ((correct - incorrect) / votes + 1))
     low, high = wilson_interval(correct, votes)
     return {"Correct": correct, "Incorrect": incorrect, "Emp. Acc.": acc, "Emp. Acc. n": votes,
             "Emp. Acc. low": low, "Emp. Acc. high": high}
