@@ -36,17 +36,16 @@ Example
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._checks import check_count, check_rate
+from ..store import Ledger
 from ._routing import needed, queue_depth
-
-if TYPE_CHECKING:
-    from ..store import Ledger
 
 _LABEL_COLUMNS = ["item", "annotator", "label", "seq", "at", "ms_on_item"]
 
@@ -62,38 +61,26 @@ class _Snapshot:
 
 
 class LabelCache:
-    """A project's current labels, kept up to date from the events written since the last read.
+    """Deprecated, kept importable for one release: it does nothing useful any more.
 
-    A dashboard redrawing after each label reads the new events only (one label: a handful of
-    rows) instead of every current label. A retraction (an undo) can bring an earlier label
-    back, so one among the new events means a full read. Works across kernels: it reads the log.
+    The project's ledger keeps its current labels up to date itself
+    (``project.ledger.label_index``), and a :class:`DashboardStats` keeps the dashboard's
+    numbers; pass one of those as ``dashboard_data(..., cache=...)``. A ``LabelCache`` passed
+    there is ignored (the figures are computed in full), and :meth:`rows` reads the log.
     """
 
     def __init__(self) -> None:
-        self._seq = -1
-        self._rows: dict[tuple[str, str], dict] = {}
+        warnings.warn("LabelCache does nothing useful any more and goes in the next release: "
+                      "use hitl_widgets.core.quality.DashboardStats(project) and pass it as "
+                      "dashboard_data(project, cache=stats)", DeprecationWarning, stacklevel=2)
 
-    def rows(self, ledger: Ledger) -> list[dict]:
-        """The latest live annotation per (item, annotator): the rows of
-        ``store.current_labels()``, not necessarily in its order."""
-        store = ledger.store
-        new = store.events(since=self._seq) if self._seq >= 0 else None
-        if new is None or any(e["kind"] == "retraction" for e in new):
-            # Read the mark first: an event landing in between is applied again next time,
-            # which is harmless (the same row replaces itself).
-            self._seq = store.max_seq()
-            self._rows = {(r["item_id"], r["annotator"]): r for r in store.current_labels()}
-        else:
-            for e in new:
-                if e["kind"] == "annotation":
-                    self._rows[(e["item_id"], e["annotator"])] = e
-            if new:
-                self._seq = new[-1]["seq"]
-        return list(self._rows.values())
+    def rows(self, ledger: Any) -> list[dict]:
+        """The current labels, read from the log: ``store.current_labels()``."""
+        return Ledger.of(ledger).store.current_labels()
 
 
-def _snapshot(ledger: Ledger, cache: LabelCache | None = None) -> _Snapshot:
-    rows = ledger.store.current_labels() if cache is None else cache.rows(ledger)
+def _snapshot(ledger: Ledger) -> _Snapshot:
+    rows = ledger.store.current_labels()
     multi = ledger.schema.multi_label
     df = pd.DataFrame({
         "item": np.array([r["item_id"] for r in rows], dtype=object),
@@ -140,21 +127,32 @@ def _agreement_over_time(snap: _Snapshot, window: int, target: float) -> pd.Data
                                                   at=("at", "max"))
     per_item = per_item[per_item["m"] >= 2].sort_values("seq")
     if per_item.empty:
-        return pd.DataFrame({"item_id": [], "completed_at": pd.to_datetime([], utc=True), "n": [],
-                             "window_items": [], "agreement": [], "target": [], "below": []})
-    # Per item: its label counts (n_ic) and its disagreeing pairs weighted as in alpha,
-    # (m^2 - sum_c n_ic^2) / (m - 1). Windows are differences of running sums of both.
+        return _curve(np.array([], dtype=object), np.array([]), np.array([]),
+                      np.zeros((0, 0)), window, target)
+    # Per item: its label counts (n_ic), one column per category.
     rows = per_item.index.get_indexer(df["item"])
     keep = rows >= 0
     codes, _ = pd.factorize(df["label"].to_numpy()[keep])
-    n_cat = int(codes.max()) + 1
-    counts = np.zeros((len(per_item), n_cat))
+    counts = np.zeros((len(per_item), int(codes.max()) + 1))
     np.add.at(counts, (rows[keep], codes), 1.0)
-    m = per_item["m"].to_numpy(dtype=float)
+    return _curve(per_item.index.to_numpy(), per_item["m"].to_numpy(dtype=float),
+                  per_item["at"].to_numpy(dtype=float), counts, window, target)
+
+
+def _curve(items: np.ndarray, m: np.ndarray, at: np.ndarray, counts: np.ndarray, window: int,
+           target: float) -> pd.DataFrame:
+    """The agreement curve from the completed items in order: their ids, label counts ``m``,
+    completion times and per-category label counts (items x categories; extra all-zero
+    columns change nothing). Shared by the full recompute and :class:`DashboardStats`."""
+    if len(items) == 0:
+        return pd.DataFrame({"item_id": [], "completed_at": pd.to_datetime([], utc=True), "n": [],
+                             "window_items": [], "agreement": [], "target": [], "below": []})
+    # Per item: its disagreeing pairs weighted as in alpha, (m^2 - sum_c n_ic^2) / (m - 1).
+    # Windows are differences of running sums of both.
     disagree = (m**2 - (counts**2).sum(axis=1)) / (m - 1)
-    cum_counts = np.vstack([np.zeros(n_cat), np.cumsum(counts, axis=0)])
+    cum_counts = np.vstack([np.zeros(counts.shape[1]), np.cumsum(counts, axis=0)])
     cum_disagree = np.concatenate([[0.0], np.cumsum(disagree)])
-    end = np.arange(1, len(per_item) + 1)
+    end = np.arange(1, len(items) + 1)
     start = np.maximum(end - window, 0)
     n_v = cum_counts[end] - cum_counts[start]
     d_obs = cum_disagree[end] - cum_disagree[start]
@@ -163,8 +161,8 @@ def _agreement_over_time(snap: _Snapshot, window: int, target: float) -> pd.Data
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.where(expected > 1e-12, 1 - (n - 1) * d_obs / expected, np.nan)
     return pd.DataFrame({
-        "item_id": per_item.index.astype(str),
-        "completed_at": pd.to_datetime(per_item["at"].to_numpy(), unit="s", utc=True),
+        "item_id": pd.Index(items).astype(str),
+        "completed_at": pd.to_datetime(at, unit="s", utc=True),
         "n": end,
         "window_items": end - start,
         "agreement": alpha,
@@ -226,10 +224,7 @@ def _annotator_stats(snap: _Snapshot, gold: pd.DataFrame, rate: float | None,
     out = pd.DataFrame({"labels": g.size(), "median_s": g["ms_on_item"].median() / 1000.0})
     out["cost_per_label"] = out["median_s"] * rate / 3600.0 if rate is not None else np.nan
     vote = _consensus(snap, method) if vote is None else vote
-    multi = snap.finished[_member(snap.finished["item"], vote.index)]
-    matches = multi["label"].to_numpy() == vote["label"].reindex(multi["item"]).to_numpy()
-    share = pd.Series(matches, index=multi["annotator"].to_numpy()).groupby(level=0).mean()
-    out["consensus_agreement"] = share.reindex(out.index)
+    out["consensus_agreement"] = _consensus_share(snap.finished, vote).reindex(out.index)
     g = gold.set_index("annotator")
     out["gold_n"] = g["n"].reindex(out.index).fillna(0).astype(int)
     out["gold_correct"] = g["correct"].reindex(out.index).fillna(0).astype(int)
@@ -237,6 +232,13 @@ def _annotator_stats(snap: _Snapshot, gold: pd.DataFrame, rate: float | None,
     out["flagged"] = g["flagged"].reindex(out.index).fillna(False).astype(bool)
     out.index.name = "annotator"
     return out.reset_index()
+
+
+def _consensus_share(finished: pd.DataFrame, vote: pd.DataFrame) -> pd.Series:
+    """Per annotator: the share of their labels on voted items that match the consensus."""
+    multi = finished[_member(finished["item"], vote.index)]
+    matches = multi["label"].to_numpy() == vote["label"].reindex(multi["item"]).to_numpy()
+    return pd.Series(matches, index=multi["annotator"].to_numpy()).groupby(level=0).mean()
 
 
 def _consensus(snap: _Snapshot, method: str = "majority") -> pd.DataFrame:
@@ -306,7 +308,7 @@ def _disagreement_by_label(snap: _Snapshot, method: str,
 def dashboard_data(ledger: Ledger, *, window: int = 50, target: float = 0.7,
                    rate_per_hour: float | None = None, threshold: float = 0.85,
                    min_count: int = 5, method: str = "majority",
-                   cache: LabelCache | None = None) -> dict[str, Any]:
+                   cache: Any = None) -> dict[str, Any]:
     """Every figure of the dashboard, from one read of the labels.
 
     Keys: ``agreement`` (:func:`agreement_over_time`), ``annotators``
@@ -315,16 +317,20 @@ def dashboard_data(ledger: Ledger, *, window: int = 50, target: float = 0.7,
     ``flags`` (``{"flagged": n, "resolved": n}``: items sent to adjudication),
     ``alerts`` (:func:`hitl_widgets.core.quality.quality_alerts`), ``flagged_annotators``
     (:func:`hitl_widgets.core.quality.flagged`) and ``totals`` (labels, annotators, finished
-    items, gold items). A :class:`LabelCache` passed as ``cache`` and kept between calls makes
-    each call read only the events written since the last.
+    items, gold items). A :class:`~hitl_widgets.core.quality.DashboardStats` passed as
+    ``cache`` and kept between calls gives the same figures from the items changed since the
+    last call only (a deprecated :class:`LabelCache` is ignored).
     """
     from ._workflow import check_method, quality_alerts
 
+    if cache is not None and not isinstance(cache, LabelCache):
+        return cache.data(window=window, target=target, rate_per_hour=rate_per_hour,
+                          threshold=threshold, min_count=min_count, method=method)
     window, target = _check_window(window), _check_target(target)
     rate = _check_rate_per_hour(rate_per_hour)
     threshold, min_count = check_rate(threshold, "threshold"), check_count(min_count, "min_count")
     method = check_method(method)
-    snap = _snapshot(ledger, cache)
+    snap = _snapshot(ledger)
     gold = _gold_stats(snap, threshold, min_count)
     flagged = ledger.store.latest_live("flag")
     resolved = set(ledger.store.latest_live("resolution")) & set(flagged)
