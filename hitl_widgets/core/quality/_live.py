@@ -30,7 +30,7 @@ Example
 >>> stats.update()
 1
 >>> stats.data()["totals"]
-{'labels': 2, 'annotators': 1, 'finished': 1, 'gold': 0}
+{'labels': 2, 'annotators': 2, 'finished': 1, 'gold': 0}
 """
 
 from __future__ import annotations
@@ -46,15 +46,15 @@ import pandas as pd
 from .._checks import check_count, check_rate
 from ..store import Ledger
 from ._stats import (
-    _check_rate_per_hour,
-    _check_target,
-    _check_window,
-    _consensus,
-    _consensus_share,
-    _curve,
-    _disagreement_by_label,
-    _flag_reasons,
-    _Snapshot,
+    Snapshot,
+    agreement_curve,
+    check_rate_per_hour,
+    check_target,
+    check_window,
+    consensus_of,
+    consensus_share,
+    disagreement_table,
+    flag_reasons,
 )
 
 
@@ -194,8 +194,8 @@ class DashboardStats:
         """The dashboard's options checked (ValueError says what to change), defaults filled in."""
         from ._workflow import check_method
 
-        return dict(window=_check_window(window), target=_check_target(target),
-                    rate_per_hour=_check_rate_per_hour(rate_per_hour),
+        return dict(window=check_window(window), target=check_target(target),
+                    rate_per_hour=check_rate_per_hour(rate_per_hour),
                     threshold=check_rate(threshold, "threshold"),
                     min_count=check_count(min_count, "min_count"), method=check_method(method))
 
@@ -211,10 +211,10 @@ class DashboardStats:
             disagreement = self._disagreement_table(names)
         else:  # a fit over every finished item: no per-item contribution to keep
             snap = self._finished_snapshot(names)
-            vote = _consensus(snap, method)
-            share = _consensus_share(snap.finished, vote)
+            vote = consensus_of(snap, method)
+            share = consensus_share(snap.finished, vote)
             people["consensus_agreement"] = share.reindex(people["annotator"]).to_numpy()
-            disagreement = _disagreement_by_label(snap, method, vote)
+            disagreement = disagreement_table(snap, method, vote)
         flagged = store.latest_live("flag")
         resolved = set(store.latest_live("resolution")) & set(flagged)
         return {
@@ -225,7 +225,7 @@ class DashboardStats:
             "queue": self._queue(flagged),
             "flags": {"flagged": len(flagged), "resolved": len(resolved)},
             "alerts": quality_alerts(self._ledger),
-            "flagged_annotators": _flag_reasons(gold, threshold),
+            "flagged_annotators": flag_reasons(gold, threshold),
             "totals": {"labels": self._n_labels, "annotators": len(self._people),
                        "finished": self._finished, "gold": self._n_gold},
         }
@@ -275,12 +275,12 @@ class DashboardStats:
         out["rate"] = out["disagreed"] / out["items"].where(out["items"] > 0)
         return out.reset_index()
 
-    def _finished_snapshot(self, names: list[str]) -> _Snapshot:
+    def _finished_snapshot(self, names: list[str]) -> Snapshot:
         """The finished items with two or more labels, long (item, annotator, label)."""
         rows = [(item, who, label) for item, c in self._items.items() if c.vote is not None
                 for who, label, _ in c.labels]
         df = pd.DataFrame(rows, columns=["item", "annotator", "label"]).astype(object)
-        return _Snapshot(df, {}, df, names)
+        return Snapshot(df, {}, df, names)
 
     def _queue(self, flagged: dict) -> dict[str, int]:
         """:func:`~hitl_widgets.core.quality.queue_depth` from the kept shortfalls: an item
@@ -381,7 +381,7 @@ class _Curve:
 
     def frame(self, window: int, target: float) -> pd.DataFrame:
         order = self._order()
-        return _curve(self.ids[order], self.m[order], self.at[order], self.counts[order],
+        return agreement_curve(self.ids[order], self.m[order], self.at[order], self.counts[order],
                       window, target)
 
     def _order(self) -> np.ndarray:
