@@ -7,10 +7,14 @@ reasons, and the annotators flagged for retraining. The numbers come from
 :mod:`hitl_widgets.core.quality`; this module only draws them.
 
 It follows the project: every change (a label, a flag, a resolution) schedules a redraw, at most
-one per ``refresh_s`` seconds. Project listeners run in the thread that wrote, and a widget's comm
-belongs to the kernel's main thread, so in a notebook the redraw is handed to the kernel's event
-loop (``call_soon_threadsafe``) and runs there between two messages; outside a loop (scripts,
-tests) it runs at once in the writer's thread.
+one per ``refresh_s`` seconds. Its numbers are kept by a
+:class:`~hitl_widgets.core.quality.DashboardStats`, which takes in only the items changed since
+the last redraw. Project listeners run in the thread that wrote, and a widget's comm belongs to
+the kernel's main thread, so in a notebook the redraw is handed to the kernel's event loop
+(``call_soon_threadsafe``); the numbers are computed in a worker thread (the first load of a big
+project takes seconds, a Dawid-Skene consensus too) and drawn on the loop when ready, the widget
+carrying the class ``hitl-dashboard-updating`` meanwhile. Outside a loop (scripts, tests)
+everything runs at once in the caller's thread.
 
 The dashboard is for whoever runs the project, not for annotators: it shows accuracy on gold but
 never the gold answers, and it never attaches to a Labeler.
@@ -32,6 +36,7 @@ import time
 from typing import Any
 
 import ipywidgets
+import numpy as np
 
 from ._json import json_safe
 from .core import quality
@@ -42,6 +47,7 @@ log = logging.getLogger("hitl_widgets")
 TITLES = ("Agreement over time", "Accuracy on gold", "Labels per annotator",
           "Label pairs between annotators", "Disagreement by label", "Queue depth")
 QUEUE_KEYS = ("items", "labels", "requests", "adjudication")
+MAX_POINTS = 2000  # of the agreement curve drawn
 
 
 class Dashboard(ipywidgets.VBox):
@@ -74,29 +80,79 @@ class Dashboard(ipywidgets.VBox):
         if isinstance(refresh_s, bool) or not isinstance(refresh_s, (int, float)) or not (
                 math.isfinite(refresh_s) and refresh_s >= 0):
             raise ValueError(f"refresh_s must be a number of seconds, 0 or more; got {refresh_s!r}")
-        options = dict(window=window, target=target, rate_per_hour=rate_per_hour,
-                       threshold=threshold, min_count=min_count, method=method)
-        cache = quality.LabelCache()
-        data = quality.dashboard_data(project, cache=cache, **options)  # checks options
+        options = quality.DashboardStats.options(  # checked before anything is built
+            window=window, target=target, rate_per_hour=rate_per_hour, threshold=threshold,
+            min_count=min_count, method=method)
         summary = ipywidgets.HTML()
         figure = _make_figure(target)
         super().__init__(children=[summary, figure])
         self.add_class("hitl-dashboard")
         self.project, self.summary, self.figure = project, summary, figure
-        self.refresh_s, self._options, self._cache = float(refresh_s), options, cache
+        self.refresh_s, self._options = float(refresh_s), options
+        self._stats = quality.DashboardStats(project)
         self._lock = threading.Lock()
         self._scheduled = False
         self._closed = False
+        self._busy = False  # a worker thread is computing the figures
+        self._again = False  # a change arrived meanwhile: compute once more when it lands
         self._last = 0.0
+        self.data: dict[str, Any] = {}
         self._loop = _running_loop()
-        self._draw(data)
         self._unsubscribe = project.subscribe(self._on_project_change)
+        if self._loop is None:
+            self.refresh()
+        else:  # a big project's first read takes seconds: not on the kernel's thread
+            summary.value = ('<div class="hitl-dashboard-summary hitl-dashboard-loading">'
+                             'Loading the dashboard…</div>')
+            self._compute_off_thread()
 
     # -- redrawing --------------------------------------------------------------------------
+    @property
+    def updating(self) -> bool:
+        """True while the figures are being computed in a worker thread."""
+        return self._busy
+
     def refresh(self) -> None:
-        """Recompute every figure now and redraw."""
-        data = quality.dashboard_data(self.project, cache=self._cache, **self._options)
-        self._draw(data)
+        """Bring every figure up to date and redraw. In a notebook (a running event loop) the
+        numbers are computed in a worker thread and drawn on the kernel's loop when ready."""
+        if self._loop is None or self._loop.is_closed():
+            self._draw(quality.dashboard_data(self.project, cache=self._stats, **self._options))
+        else:
+            self._compute_off_thread()
+
+    def _compute_off_thread(self) -> None:
+        with self._lock:
+            if self._busy:
+                self._again = True  # the running computation may have missed this change
+                return
+            self._busy = True
+        self.add_class("hitl-dashboard-updating")
+        threading.Thread(target=self._compute, name="hitl-dashboard", daemon=True).start()
+
+    def _compute(self) -> None:
+        data, error = None, None
+        try:
+            data = quality.dashboard_data(self.project, cache=self._stats, **self._options)
+        except Exception as exc:  # shown by _land, on the loop
+            error = exc
+        try:
+            self._loop.call_soon_threadsafe(self._land, data, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody is left to show it to
+            self._busy = False
+
+    def _land(self, data: dict[str, Any] | None, error: Exception | None) -> None:
+        with self._lock:
+            self._busy, again = False, self._again
+            self._again = False
+            if self._closed:
+                return
+        self.remove_class("hitl-dashboard-updating")
+        if error is not None:
+            self._show_error(error)
+        else:
+            self._draw(data)
+        if again:
+            self._compute_off_thread()
 
     def _on_project_change(self, kind: str, info: dict) -> None:
         with self._lock:
@@ -124,9 +180,12 @@ class Dashboard(ipywidgets.VBox):
         try:
             self.refresh()
         except Exception as exc:  # shown in the widget; logged with the traceback
-            log.exception("Dashboard redraw failed")
-            self.summary.value = (f'<div class="hitl-dashboard-error">Dashboard redraw failed: '
-                                  f'{html.escape(str(exc))}</div>')
+            self._show_error(exc)
+
+    def _show_error(self, exc: BaseException) -> None:
+        log.error("Dashboard redraw failed", exc_info=exc)
+        self.summary.value = (f'<div class="hitl-dashboard-error">Dashboard redraw failed: '
+                              f'{html.escape(str(exc))}</div>')
 
     def _draw(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -215,11 +274,15 @@ def _make_figure(target: float) -> Any:
 def _fill(fig: Any, data: dict[str, Any], options: dict) -> None:
     agreement, target_line, gold, volume, pairs, disagreement, queue = fig.data
     curve = data["agreement"]
-    n = curve["n"].tolist()
-    agreement.x, agreement.y = n, json_safe(curve["agreement"].tolist())  # undefined: a gap, not a zero
-    agreement.text = curve["item_id"].tolist()
-    target_line.x = [1, max(n[-1], 2)] if n else []
-    target_line.y = [options["target"]] * 2 if n else []
+    n = curve["n"].to_numpy()
+    # A long curve is drawn thinned to MAX_POINTS of its exact values (data keeps them all):
+    # a million-label project has 300k points, more than a plot shows and seconds to send.
+    shown = _thin(len(n), MAX_POINTS)
+    agreement.x = n[shown].tolist()
+    agreement.y = json_safe(curve["agreement"].to_numpy()[shown].tolist())  # NaN: a gap, not 0
+    agreement.text = curve["item_id"].to_numpy()[shown].tolist()
+    target_line.x = [1, max(int(n[-1]), 2)] if len(n) else []
+    target_line.y = [options["target"]] * 2 if len(n) else []
 
     people = data["annotators"]
     on_gold = people[people["gold_n"] > 0]
@@ -239,6 +302,13 @@ def _fill(fig: Any, data: dict[str, Any], options: dict) -> None:
 
     queue.x = list(QUEUE_KEYS)
     queue.y = [data["queue"][k] for k in QUEUE_KEYS]
+
+
+def _thin(n: int, most: int) -> np.ndarray:
+    """At most ``most`` positions out of ``n``, evenly spread, the first and last included."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
 
 
 def _volume_hover(row: Any) -> str:

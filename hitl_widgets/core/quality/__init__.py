@@ -9,7 +9,8 @@ the Dashboard shows.
   :func:`per_label`, :func:`pairwise_kappa`, :func:`bootstrap_ci`;
 - consensus: :func:`majority_vote`, :func:`dawid_skene`;
 - the Dashboard's numbers as DataFrames: :func:`agreement_over_time`, :func:`annotator_stats`,
-  :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`.
+  :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`, and
+  :class:`DashboardStats` (the same, kept up to date from the changed items).
 
 Functions that read or write a project take the :class:`~hitl_widgets.Project` (or its
 :class:`~hitl_widgets.core.store.Ledger`).
@@ -35,6 +36,7 @@ from ._agreement import (
     per_label,
 )
 from ._consensus import DawidSkeneResult, dawid_skene, majority_vote
+from ._live import DashboardStats
 from ._routing import (
     OverlapQueue,
     coverage,
@@ -71,7 +73,7 @@ from ._workflow import (
 )
 
 __all__ = [
-    "LEVELS", "AdjudicationQueue", "DawidSkeneResult", "Interval", "LabelCache", "OverlapQueue",
+    "LEVELS", "AdjudicationQueue", "DashboardStats", "DawidSkeneResult", "Interval", "LabelCache", "OverlapQueue",
     "UndefinedAgreementWarning", "agreement_over_time", "annotator_stats", "bootstrap_ci",
     "check_agreement", "check_method", "cohen_kappa", "consensus_confidence", "coverage",
     "dashboard_data", "dawid_skene", "disagreement_by_label", "final_labels", "finished_labels",

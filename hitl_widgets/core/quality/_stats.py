@@ -36,23 +36,22 @@ Example
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._checks import check_count, check_rate
+from ..store import Ledger
 from ._routing import needed, queue_depth
-
-if TYPE_CHECKING:
-    from ..store import Ledger
 
 _LABEL_COLUMNS = ["item", "annotator", "label", "seq", "at", "ms_on_item"]
 
 
 @dataclass
-class _Snapshot:
+class Snapshot:
     """One read of the project's current labels, shared by every figure of a redraw."""
 
     labels: pd.DataFrame  # item, annotator, label (a category), seq, at, ms_on_item
@@ -62,38 +61,26 @@ class _Snapshot:
 
 
 class LabelCache:
-    """A project's current labels, kept up to date from the events written since the last read.
+    """Deprecated, kept importable for one release: it does nothing useful any more.
 
-    A dashboard redrawing after each label reads the new events only (one label: a handful of
-    rows) instead of every current label. A retraction (an undo) can bring an earlier label
-    back, so one among the new events means a full read. Works across kernels: it reads the log.
+    The project's ledger keeps its current labels up to date itself
+    (``project.ledger.label_index``), and a :class:`DashboardStats` keeps the dashboard's
+    numbers; pass one of those as ``dashboard_data(..., cache=...)``. A ``LabelCache`` passed
+    there is ignored (the figures are computed in full), and :meth:`rows` reads the log.
     """
 
     def __init__(self) -> None:
-        self._seq = -1
-        self._rows: dict[tuple[str, str], dict] = {}
+        warnings.warn("LabelCache does nothing useful any more and goes in the next release: "
+                      "use hitl_widgets.core.quality.DashboardStats(project) and pass it as "
+                      "dashboard_data(project, cache=stats)", DeprecationWarning, stacklevel=2)
 
-    def rows(self, ledger: Ledger) -> list[dict]:
-        """The latest live annotation per (item, annotator): the rows of
-        ``store.current_labels()``, not necessarily in its order."""
-        store = ledger.store
-        new = store.events(since=self._seq) if self._seq >= 0 else None
-        if new is None or any(e["kind"] == "retraction" for e in new):
-            # Read the mark first: an event landing in between is applied again next time,
-            # which is harmless (the same row replaces itself).
-            self._seq = store.max_seq()
-            self._rows = {(r["item_id"], r["annotator"]): r for r in store.current_labels()}
-        else:
-            for e in new:
-                if e["kind"] == "annotation":
-                    self._rows[(e["item_id"], e["annotator"])] = e
-            if new:
-                self._seq = new[-1]["seq"]
-        return list(self._rows.values())
+    def rows(self, ledger: Any) -> list[dict]:
+        """The current labels, read from the log: ``store.current_labels()``."""
+        return Ledger.of(ledger).store.current_labels()
 
 
-def _snapshot(ledger: Ledger, cache: LabelCache | None = None) -> _Snapshot:
-    rows = ledger.store.current_labels() if cache is None else cache.rows(ledger)
+def _snapshot(ledger: Ledger) -> Snapshot:
+    rows = ledger.store.current_labels()
     multi = ledger.schema.multi_label
     df = pd.DataFrame({
         "item": np.array([r["item_id"] for r in rows], dtype=object),
@@ -113,7 +100,7 @@ def _snapshot(ledger: Ledger, cache: LabelCache | None = None) -> _Snapshot:
     need = needed(ledger, list(counts.index), requests=False)
     done = counts.index[counts.to_numpy() >= np.array([need[i] for i in counts.index], dtype=int)]
     finished = regular[_member(regular["item"], done)]
-    return _Snapshot(df, gold, finished, list(ledger.schema.labels))
+    return Snapshot(df, gold, finished, list(ledger.schema.labels))
 
 
 def _member(values: pd.Series, keys: Any) -> np.ndarray:
@@ -131,30 +118,41 @@ def agreement_over_time(ledger: Ledger, window: int = 50, target: float = 0.7) -
     many items the value rests on: ``min(n, window)``), ``agreement`` (NaN where undefined: all
     labels in the window one category), ``target`` and ``below`` (agreement < target).
     """
-    return _agreement_over_time(_snapshot(ledger), _check_window(window), _check_target(target))
+    return _agreement_over_time(_snapshot(ledger), check_window(window), check_target(target))
 
 
-def _agreement_over_time(snap: _Snapshot, window: int, target: float) -> pd.DataFrame:
+def _agreement_over_time(snap: Snapshot, window: int, target: float) -> pd.DataFrame:
     df = snap.finished
     per_item = df.groupby("item", sort=False).agg(m=("annotator", "size"), seq=("seq", "max"),
                                                   at=("at", "max"))
     per_item = per_item[per_item["m"] >= 2].sort_values("seq")
     if per_item.empty:
-        return pd.DataFrame({"item_id": [], "completed_at": pd.to_datetime([], utc=True), "n": [],
-                             "window_items": [], "agreement": [], "target": [], "below": []})
-    # Per item: its label counts (n_ic) and its disagreeing pairs weighted as in alpha,
-    # (m^2 - sum_c n_ic^2) / (m - 1). Windows are differences of running sums of both.
+        return agreement_curve(np.array([], dtype=object), np.array([]), np.array([]),
+                      np.zeros((0, 0)), window, target)
+    # Per item: its label counts (n_ic), one column per category.
     rows = per_item.index.get_indexer(df["item"])
     keep = rows >= 0
     codes, _ = pd.factorize(df["label"].to_numpy()[keep])
-    n_cat = int(codes.max()) + 1
-    counts = np.zeros((len(per_item), n_cat))
+    counts = np.zeros((len(per_item), int(codes.max()) + 1))
     np.add.at(counts, (rows[keep], codes), 1.0)
-    m = per_item["m"].to_numpy(dtype=float)
+    return agreement_curve(per_item.index.to_numpy(), per_item["m"].to_numpy(dtype=float),
+                  per_item["at"].to_numpy(dtype=float), counts, window, target)
+
+
+def agreement_curve(items: np.ndarray, m: np.ndarray, at: np.ndarray, counts: np.ndarray, window: int,
+           target: float) -> pd.DataFrame:
+    """The agreement curve from the completed items in order: their ids, label counts ``m``,
+    completion times and per-category label counts (items x categories; extra all-zero
+    columns change nothing). Shared by the full recompute and :class:`DashboardStats`."""
+    if len(items) == 0:
+        return pd.DataFrame({"item_id": [], "completed_at": pd.to_datetime([], utc=True), "n": [],
+                             "window_items": [], "agreement": [], "target": [], "below": []})
+    # Per item: its disagreeing pairs weighted as in alpha, (m^2 - sum_c n_ic^2) / (m - 1).
+    # Windows are differences of running sums of both.
     disagree = (m**2 - (counts**2).sum(axis=1)) / (m - 1)
-    cum_counts = np.vstack([np.zeros(n_cat), np.cumsum(counts, axis=0)])
+    cum_counts = np.vstack([np.zeros(counts.shape[1]), np.cumsum(counts, axis=0)])
     cum_disagree = np.concatenate([[0.0], np.cumsum(disagree)])
-    end = np.arange(1, len(per_item) + 1)
+    end = np.arange(1, len(items) + 1)
     start = np.maximum(end - window, 0)
     n_v = cum_counts[end] - cum_counts[start]
     d_obs = cum_disagree[end] - cum_disagree[start]
@@ -163,8 +161,8 @@ def _agreement_over_time(snap: _Snapshot, window: int, target: float) -> pd.Data
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.where(expected > 1e-12, 1 - (n - 1) * d_obs / expected, np.nan)
     return pd.DataFrame({
-        "item_id": per_item.index.astype(str),
-        "completed_at": pd.to_datetime(per_item["at"].to_numpy(), unit="s", utc=True),
+        "item_id": pd.Index(items).astype(str),
+        "completed_at": pd.to_datetime(at, unit="s", utc=True),
         "n": end,
         "window_items": end - start,
         "agreement": alpha,
@@ -188,14 +186,14 @@ def annotator_stats(ledger: Ledger, rate_per_hour: float | None = None,
     """
     from ._workflow import check_method
 
-    rate, method = _check_rate_per_hour(rate_per_hour), check_method(method)
+    rate, method = check_rate_per_hour(rate_per_hour), check_method(method)
     snap = _snapshot(ledger)
     gold = _gold_stats(snap, check_rate(threshold, "threshold"),
                        check_count(min_count, "min_count"))
     return _annotator_stats(snap, gold, rate, method)
 
 
-def _check_rate_per_hour(rate: Any) -> float | None:
+def check_rate_per_hour(rate: Any) -> float | None:
     if rate is None:
         return None
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (
@@ -205,7 +203,7 @@ def _check_rate_per_hour(rate: Any) -> float | None:
     return float(rate)
 
 
-def _gold_stats(snap: _Snapshot, threshold: float, min_count: int) -> pd.DataFrame:
+def _gold_stats(snap: Snapshot, threshold: float, min_count: int) -> pd.DataFrame:
     """Per annotator: ``n``, ``correct``, ``accuracy``, ``flagged`` on gold items, as
     :func:`hitl_widgets.core.quality.gold_accuracy` counts them (from the snapshot's labels)."""
     df = snap.labels[_member(snap.labels["item"], snap.gold)]
@@ -219,17 +217,14 @@ def _gold_stats(snap: _Snapshot, threshold: float, min_count: int) -> pd.DataFra
     return out.reset_index()
 
 
-def _annotator_stats(snap: _Snapshot, gold: pd.DataFrame, rate: float | None,
+def _annotator_stats(snap: Snapshot, gold: pd.DataFrame, rate: float | None,
                      method: str, vote: pd.DataFrame | None = None) -> pd.DataFrame:
     df = snap.labels
     g = df.groupby("annotator")
     out = pd.DataFrame({"labels": g.size(), "median_s": g["ms_on_item"].median() / 1000.0})
     out["cost_per_label"] = out["median_s"] * rate / 3600.0 if rate is not None else np.nan
-    vote = _consensus(snap, method) if vote is None else vote
-    multi = snap.finished[_member(snap.finished["item"], vote.index)]
-    matches = multi["label"].to_numpy() == vote["label"].reindex(multi["item"]).to_numpy()
-    share = pd.Series(matches, index=multi["annotator"].to_numpy()).groupby(level=0).mean()
-    out["consensus_agreement"] = share.reindex(out.index)
+    vote = consensus_of(snap, method) if vote is None else vote
+    out["consensus_agreement"] = consensus_share(snap.finished, vote).reindex(out.index)
     g = gold.set_index("annotator")
     out["gold_n"] = g["n"].reindex(out.index).fillna(0).astype(int)
     out["gold_correct"] = g["correct"].reindex(out.index).fillna(0).astype(int)
@@ -239,7 +234,14 @@ def _annotator_stats(snap: _Snapshot, gold: pd.DataFrame, rate: float | None,
     return out.reset_index()
 
 
-def _consensus(snap: _Snapshot, method: str = "majority") -> pd.DataFrame:
+def consensus_share(finished: pd.DataFrame, vote: pd.DataFrame) -> pd.Series:
+    """Per annotator: the share of their labels on voted items that match the consensus."""
+    multi = finished[_member(finished["item"], vote.index)]
+    matches = multi["label"].to_numpy() == vote["label"].reindex(multi["item"]).to_numpy()
+    return pd.Series(matches, index=multi["annotator"].to_numpy()).groupby(level=0).mean()
+
+
+def consensus_of(snap: Snapshot, method: str = "majority") -> pd.DataFrame:
     """Consensus label and confidence of the finished items with two or more labels."""
     from ._workflow import consensus_confidence
 
@@ -262,7 +264,7 @@ def pair_confusion(ledger: Ledger) -> pd.DataFrame:
     return _pair_confusion(_snapshot(ledger))
 
 
-def _pair_confusion(snap: _Snapshot) -> pd.DataFrame:
+def _pair_confusion(snap: Snapshot) -> pd.DataFrame:
     df = snap.finished
     names = list(dict.fromkeys(snap.label_names + sorted(set(df["label"]))))
     if df.empty:
@@ -284,12 +286,12 @@ def disagreement_by_label(ledger: Ledger, method: str = "majority") -> pd.DataFr
     """
     from ._workflow import check_method
 
-    return _disagreement_by_label(_snapshot(ledger), check_method(method))
+    return disagreement_table(_snapshot(ledger), check_method(method))
 
 
-def _disagreement_by_label(snap: _Snapshot, method: str,
+def disagreement_table(snap: Snapshot, method: str,
                            vote: pd.DataFrame | None = None) -> pd.DataFrame:
-    vote = _consensus(snap, method) if vote is None else vote
+    vote = consensus_of(snap, method) if vote is None else vote
     df = snap.finished[_member(snap.finished["item"], vote.index)]
     split = df.groupby("item")["label"].nunique() > 1
     table = pd.DataFrame({"label": vote["label"], "disagreed": split.reindex(vote.index)})
@@ -306,7 +308,7 @@ def _disagreement_by_label(snap: _Snapshot, method: str,
 def dashboard_data(ledger: Ledger, *, window: int = 50, target: float = 0.7,
                    rate_per_hour: float | None = None, threshold: float = 0.85,
                    min_count: int = 5, method: str = "majority",
-                   cache: LabelCache | None = None) -> dict[str, Any]:
+                   cache: Any = None) -> dict[str, Any]:
     """Every figure of the dashboard, from one read of the labels.
 
     Keys: ``agreement`` (:func:`agreement_over_time`), ``annotators``
@@ -315,27 +317,31 @@ def dashboard_data(ledger: Ledger, *, window: int = 50, target: float = 0.7,
     ``flags`` (``{"flagged": n, "resolved": n}``: items sent to adjudication),
     ``alerts`` (:func:`hitl_widgets.core.quality.quality_alerts`), ``flagged_annotators``
     (:func:`hitl_widgets.core.quality.flagged`) and ``totals`` (labels, annotators, finished
-    items, gold items). A :class:`LabelCache` passed as ``cache`` and kept between calls makes
-    each call read only the events written since the last.
+    items, gold items). A :class:`~hitl_widgets.core.quality.DashboardStats` passed as
+    ``cache`` and kept between calls gives the same figures from the items changed since the
+    last call only (a deprecated :class:`LabelCache` is ignored).
     """
     from ._workflow import check_method, quality_alerts
 
-    window, target = _check_window(window), _check_target(target)
-    rate = _check_rate_per_hour(rate_per_hour)
+    if cache is not None and not isinstance(cache, LabelCache):
+        return cache.data(window=window, target=target, rate_per_hour=rate_per_hour,
+                          threshold=threshold, min_count=min_count, method=method)
+    window, target = check_window(window), check_target(target)
+    rate = check_rate_per_hour(rate_per_hour)
     threshold, min_count = check_rate(threshold, "threshold"), check_count(min_count, "min_count")
     method = check_method(method)
-    snap = _snapshot(ledger, cache)
+    snap = _snapshot(ledger)
     gold = _gold_stats(snap, threshold, min_count)
     flagged = ledger.store.latest_live("flag")
     resolved = set(ledger.store.latest_live("resolution")) & set(flagged)
-    vote = _consensus(snap, method)
+    vote = consensus_of(snap, method)
     annotators = _annotator_stats(snap, gold, rate, method, vote)
-    reasons = _flag_reasons(gold, threshold)
+    reasons = flag_reasons(gold, threshold)
     return {
         "agreement": _agreement_over_time(snap, window, target),
         "annotators": annotators,
         "confusion": _pair_confusion(snap),
-        "disagreement": _disagreement_by_label(snap, method, vote),
+        "disagreement": disagreement_table(snap, method, vote),
         "queue": queue_depth(ledger),
         "flags": {"flagged": len(flagged), "resolved": len(resolved)},
         "alerts": quality_alerts(ledger),
@@ -345,7 +351,7 @@ def dashboard_data(ledger: Ledger, *, window: int = 50, target: float = 0.7,
     }
 
 
-def _flag_reasons(gold: pd.DataFrame, threshold: float) -> pd.DataFrame:
+def flag_reasons(gold: pd.DataFrame, threshold: float) -> pd.DataFrame:
     # The same table as quality.flagged, from the gold accuracy already computed.
     df = gold[gold["flagged"]].drop(columns="flagged").reset_index(drop=True)
     df["reason"] = [f"{c} of {n} gold items right ({a:.0%}), below {threshold:.0%}"
@@ -354,14 +360,14 @@ def _flag_reasons(gold: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 
 # -- checks --------------------------------------------------------------------------------------
-def _check_window(window: Any) -> int:
+def check_window(window: Any) -> int:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be a whole number of items, at least 1, e.g. window=50; "
                          f"got {window!r}")
     return int(window)
 
 
-def _check_target(target: Any) -> float:
+def check_target(target: Any) -> float:
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not -1 <= target <= 1:
         raise ValueError(f"target must be an agreement value in [-1, 1], e.g. target=0.7; "
                          f"got {target!r}")

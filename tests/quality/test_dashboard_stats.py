@@ -1,0 +1,172 @@
+"""The Dashboard's kept numbers (DashboardStats) equal the full recompute (dashboard_data), whatever
+the events and whichever connection wrote them (issue 14: views kept, not recomputed)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hitl_widgets import Project
+from hitl_widgets.core import quality
+
+LABELS = ["ham", "spam", "eggs"]
+ITEMS = [f"i{k}" for k in range(4)]
+ANNOTATORS = ["ana", "ben", "cy", "dee"]
+OPTIONS = dict(window=3, target=0.5, rate_per_hour=20.0, threshold=0.6, min_count=1)
+
+kernel = st.integers(0, 1)
+annotate = st.tuples(st.just("annotate"), kernel, st.sampled_from(ITEMS), st.sampled_from(ANNOTATORS),
+                     st.sampled_from(LABELS), st.one_of(st.none(), st.integers(1, 5).map(lambda s: 1000 * s)))
+step = st.one_of(
+    *[annotate] * 10,  # most steps are labels: items must fill up for the rest to matter
+    st.tuples(st.just("undo"), kernel, st.sampled_from(ANNOTATORS)),
+    st.tuples(st.just("retract_old"), kernel, st.integers(0, 10**6)),
+    st.tuples(st.just("gold"), kernel, st.sampled_from(ITEMS), st.sampled_from(LABELS)),
+    st.tuples(st.just("remove_gold"), kernel, st.sampled_from(ITEMS)),
+    st.tuples(st.just("overlap"), kernel, st.integers(1, 3)),
+    st.tuples(st.just("item_overlap"), kernel, st.sampled_from(ITEMS), st.integers(1, 3)),
+    st.tuples(st.just("spot_check"), kernel),
+    st.tuples(st.just("alert"), kernel),
+    st.tuples(st.just("flag"), kernel),
+    st.tuples(st.just("resolve"), kernel, st.sampled_from(ITEMS), st.sampled_from(LABELS)),
+    st.tuples(st.just("add_item"), kernel),
+    st.tuples(st.just("read"), kernel),
+)
+
+
+def assert_same(mine: dict, full: dict) -> None:
+    assert mine.keys() == full.keys()
+    for key in full:
+        a, b = mine[key], full[key]
+        if isinstance(b, pd.DataFrame):
+            a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+            if b.empty:  # an empty table's column types say nothing
+                assert list(a.columns) == list(b.columns) and a.empty, key
+                continue
+            if key == "alerts":
+                a, b = a.drop(columns="created_at"), b.drop(columns="created_at")
+            pd.testing.assert_frame_equal(a, b, check_exact=True, obj=key)
+        else:
+            assert a == b, key
+
+
+def run(project: Project, s: tuple) -> None:
+    kind = s[0]
+    if kind == "annotate":
+        project.annotate(s[2], s[4], annotator=s[3], ms_on_item=s[5])
+    elif kind == "undo":
+        project.undo(annotator=s[2])
+    elif kind == "retract_old":  # an older event goes, whatever it was
+        seqs = [e["seq"] for e in project.store.events() if e["kind"] != "retraction"]
+        if seqs:
+            project.store.retract([seqs[s[2] % len(seqs)]])
+    elif kind == "gold":
+        project.set_gold([s[2]], [s[3]])
+    elif kind == "remove_gold":
+        project.remove_gold([s[2]])
+    elif kind == "overlap":
+        project.set_overlap(s[2])
+    elif kind == "item_overlap":
+        project.set_overlap(s[3], [s[2]])
+    elif kind == "spot_check":
+        project.spot_check(rate=0.5)
+    elif kind == "alert":
+        project.check_agreement(window=4, threshold=0.9, min_items=1)
+    elif kind == "flag":
+        project.flag_disagreements(threshold=0.9)
+    elif kind == "resolve":
+        project.resolve(s[2], s[3], annotator="lead")
+    elif kind == "add_item":
+        n = project.store.item_count()
+        project.add_items([f"more {n}"], id=[f"x{n}"])
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=10, max_size=50))
+def test_the_kept_dashboard_equals_a_recompute_after_every_step(tmp_path_factory, steps):
+    path = tmp_path_factory.mktemp("dash") / "p.hitl"
+    a = Project(path, labels=LABELS)
+    a.add_items([f"text {i}" for i in ITEMS], id=ITEMS)
+    a.set_overlap(2)
+    b = Project(path)  # another kernel on the same file
+    kernels = [a, b]
+    kept = [quality.DashboardStats(a), quality.DashboardStats(b)]
+    try:
+        for s in steps:
+            run(kernels[s[1]], s)
+            # The writer's view follows every step; the other kernel's only now and then, so it
+            # must catch up over many steps at once.
+            for k in {s[1]} | ({0, 1} if s[0] == "read" else set()):
+                assert_same(kept[k].data(**OPTIONS), quality.dashboard_data(kernels[k], **OPTIONS))
+        for k in (0, 1):
+            assert_same(kept[k].data(**OPTIONS), quality.dashboard_data(kernels[k], **OPTIONS))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_requests_overlaps_and_gold_written_elsewhere_are_taken_in(tmp_path):
+    path = tmp_path / "p.hitl"
+    with Project(path, labels=LABELS) as a, Project(path) as b:
+        a.add_items([f"text {i}" for i in ITEMS], id=ITEMS)
+        a.set_overlap(2)
+        kept = quality.DashboardStats(a)
+        for item, labels in zip(ITEMS, [("ham", "ham"), ("ham", "spam"), ("spam", "eggs")],
+                                strict=False):
+            for who, label in zip(["ana", "ben"], labels, strict=True):
+                a.annotate(item, label, annotator=who, ms_on_item=1000)
+        assert_same(kept.data(**OPTIONS), quality.dashboard_data(a, **OPTIONS))
+        for write in (lambda: b.spot_check(rate=1.0), lambda: b.set_overlap(3, ["i0"]),
+                      lambda: b.set_gold({"i1": "spam"}), lambda: b.set_overlap(1),
+                      lambda: b.check_agreement(window=4, threshold=0.9, min_items=1),
+                      lambda: b.undo(annotator="ben"), lambda: b.remove_gold(["i1"]),
+                      lambda: b.add_items(["one more"], id=["x"])):
+            write()
+            assert_same(kept.data(**OPTIONS), quality.dashboard_data(a, **OPTIONS))
+
+
+def test_dawid_skene_consensus_is_the_full_fit(make_project):
+    p = make_project(labels=LABELS, items=[f"t{k}" for k in range(8)],
+                     ids=[f"i{k}" for k in range(8)])
+    p.set_overlap(3)
+    for k in range(8):
+        for j, who in enumerate(["ana", "ben", "cy"]):
+            p.annotate(f"i{k}", LABELS[(k + j * (k % 2)) % 3], annotator=who)
+    stats = quality.DashboardStats(p)
+    assert_same(stats.data(method="dawid_skene"), quality.dashboard_data(p, method="dawid_skene"))
+
+
+def test_a_multi_label_project_counts_joined_categories(make_project):
+    p = make_project(labels=LABELS, items=3, ids=["a", "b", "c"], multi_label=True)
+    p.set_overlap(2)
+    stats = quality.DashboardStats(p)
+    p.annotate("a", ["ham", "eggs"], annotator="ana")
+    p.annotate("a", ["ham", "eggs"], annotator="ben")
+    p.annotate("b", ["spam"], annotator="ana")
+    p.annotate("b", ["ham"], annotator="ben")
+    assert_same(stats.data(), quality.dashboard_data(p))
+    assert "ham|eggs" in stats.data()["confusion"].columns
+
+
+def test_label_cache_is_deprecated_and_reads_the_log(make_project):
+    p = make_project()
+    p.annotate("0", "ham", annotator="ana")
+    with pytest.warns(DeprecationWarning, match="DashboardStats"):
+        cache = quality.LabelCache()
+    assert cache.rows(p) == p.store.current_labels()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert quality.dashboard_data(p, cache=cache)["totals"]["labels"] == 1
+
+
+def test_bad_options_are_refused_before_any_work(make_project):
+    stats = quality.DashboardStats(make_project())
+    with pytest.raises(ValueError, match="window must be"):
+        stats.data(window=0)
+    with pytest.raises(ValueError, match="Unknown consensus method"):
+        quality.DashboardStats.options(method="vote")
