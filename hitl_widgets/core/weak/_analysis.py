@@ -102,7 +102,7 @@ def lf_summary(L, lfs: Sequence | None = None, Y=None):
         d["Overlaps"] = _count_and(voted, overlapped) / n
         d["Conflicts"] = _count_and(voted, conflicted) / n
         if Y is not None:
-            d.update(_accuracy_columns(cols, voted, _check_Y(Y, n)))
+            d.update(_accuracy_columns(cols, voted, check_Y(Y, n)))
     return pd.DataFrame(d, index=index)
 
 
@@ -169,12 +169,13 @@ def lf_rows(L, j: int, kind: str = "labeled", Y=None) -> np.ndarray:
     else:
         if Y is None:
             raise ValueError("kind='disagrees' needs Y, the human labels (-1 = none yet)")
-        Y = _check_Y(Y, L.shape[0])
+        Y = check_Y(Y, L.shape[0])
         hit = voted & (Y != -1) & (mine != Y)
     return np.flatnonzero(hit)
 
 
-def _check_Y(Y, n: int) -> np.ndarray:
+def check_Y(Y, n: int) -> np.ndarray:
+    """Human labels ``Y`` as a 1-d int array of length ``n`` (-1 = none), or a clear error."""
     Y = np.asarray(Y)
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
@@ -296,7 +297,7 @@ def compare_label_models(L, Y_dev, cardinality: int = 2, *, label_model=None, se
     import pandas as pd
 
     L = check_L(L, cardinality)
-    Y = _check_Y(Y_dev, L.shape[0])
+    Y = check_Y(Y_dev, L.shape[0])
     labeled = Y != -1
     if not labeled.any():
         raise ValueError("Y_dev has no human labels (all -1): label some items first")

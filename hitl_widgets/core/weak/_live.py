@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..store import Ledger
-from ._analysis import _check_Y, accuracy_from_counts, check_L, lf_summary
+from ._analysis import accuracy_from_counts, check_L, check_Y, lf_summary
 
 __all__ = ["LiveHumanLabels", "LiveSummary"]
 
@@ -112,7 +112,7 @@ class LiveSummary:
 
     def __init__(self, L, lfs: Sequence | None, Y):
         self.L = check_L(L)
-        full = lf_summary(self.L, lfs, Y=_check_Y(Y, self.L.shape[0]))
+        full = lf_summary(self.L, lfs, Y=check_Y(Y, self.L.shape[0]))
         self.correct = full["Correct"].to_numpy(dtype=np.int64).copy()
         self.incorrect = full["Incorrect"].to_numpy(dtype=np.int64).copy()
         self._base = full.drop(columns=list(accuracy_from_counts(self.correct, self.incorrect)))
