@@ -34,7 +34,7 @@ import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import traitlets
@@ -234,9 +234,10 @@ class LFStudio(HitlWidget):
             self._fail(_apply_error(exc))
             raise
 
-    def _compute(self, lfs: dict[str, Any]) -> tuple | None:
+    def _compute(self, lfs: dict[str, Any]) -> _Computed | None:
         """The heavy half of an apply, safe in a worker thread (it reads, never sets a trait):
-        L, and Y's first read when the rows are new. None: the project has no items."""
+        L, Y's first read when the rows are new, the table and the counts that do not depend
+        on Y. None: the project has no items."""
         if not self.project.store.item_count():
             return None
         with self._apply_lock:
@@ -247,18 +248,25 @@ class LFStudio(HitlWidget):
         live = self._live
         if live is None or live.item_ids != applied.item_ids:
             live = LiveHumanLabels(self.project, applied.item_ids)
-        return applied, live
+        # the kernel's thread may move the current Y in place meanwhile: the table starts from
+        # a copy, and landing moves it by the rows that differ then
+        Y = live.Y.copy()
+        L = applied.L
+        counts = {name: {"labels": int(np.count_nonzero(_mask(L, Y, j, "labels"))),
+                         "conflicts": int(np.count_nonzero(_mask(L, Y, j, "conflicts")))}
+                  for j, name in enumerate(lfs)}
+        return _Computed(applied, live, Y, LiveSummary(L, list(lfs), Y), counts,
+                         {name: lf_fingerprint(lf) for name, lf in lfs.items()})
 
-    def _land(self, lfs: dict[str, Any], computed: tuple | None) -> None:
+    def _land(self, lfs: dict[str, Any], computed: _Computed | None) -> None:
         """Take in what :meth:`_compute` found and show it (on the kernel's thread)."""
         self._applied += 1
         if computed is None:
             self._lfs = lfs
             self._set_empty()
             return
-        applied, live = computed
+        applied, live, prints = computed.applied, computed.live, computed.prints
         old_ids, old_L, old_names = self._item_ids, self._L, list(self._lfs)
-        prints = {name: lf_fingerprint(lf) for name, lf in lfs.items()}
         self._lfs, self._L, self._item_ids = lfs, applied.L, applied.item_ids
         self._errors = {e.lf: {"count": e.count, "error": e.error,
                                "rows": [str(r) for r in e.rows[:5]]}
@@ -268,7 +276,9 @@ class LFStudio(HitlWidget):
             self._row_of = {item_id: k for k, item_id in enumerate(self._item_ids)}
         self._live.update()  # the labels written since the worker read them
         self._Y = self._live.Y
-        self._table = LiveSummary(self._L, list(lfs), self._Y)
+        rows = np.flatnonzero(computed.Y != self._Y)
+        self._table = computed.table
+        self._table.move(rows, computed.Y[rows], self._Y[rows])
         edited = [n for n in lfs if n in self._fingerprints and n in old_names
                   and self._fingerprints[n] != prints[n]]
         changes = {n: c for n, c in self.changes.items() if n in lfs and n not in edited}
@@ -276,10 +286,9 @@ class LFStudio(HitlWidget):
             before = _align(old_L[:, old_names.index(name)], old_ids, self._item_ids)
             changes[name] = self._delta(name, before)
         self._fingerprints = prints
-        self._counts = {name: {"labels": int(np.count_nonzero(self._mask(j, "labels"))),
-                               "conflicts": int(np.count_nonzero(self._mask(j, "conflicts"))),
+        self._counts = {name: {**computed.counts[name],
                                "changed": len(self._positions(name, "changed"))}
-                        for j, name in enumerate(lfs)}
+                        for name in lfs}
         with self.hold_sync():
             self.lf_names = list(lfs)
             self.changes = changes
@@ -366,14 +375,7 @@ class LFStudio(HitlWidget):
         return int(np.count_nonzero(self._mask(list(self._lfs).index(name), kind)))
 
     def _mask(self, j: int, kind: str) -> np.ndarray:
-        col = self._L[:, j]
-        voted = col != -1
-        if kind == "labels":
-            return voted
-        if kind == "disagrees":
-            return voted & (self._Y != -1) & (col != self._Y)
-        others = np.delete(self._L, j, axis=1)
-        return voted & ((others != -1) & (others != col[:, None])).any(axis=1)
+        return _mask(self._L, self._Y, j, kind)
 
     def _page(self, lf: str, kind: str, offset: int, request_id: Any = None) -> dict:
         if lf not in self._lfs:
@@ -463,6 +465,29 @@ class LFStudio(HitlWidget):
         if "_bg" in self.__dict__:
             self._bg.close()
         super().close()
+
+
+class _Computed(NamedTuple):
+    """What an apply's heavy half found (in a worker thread, in a notebook)."""
+
+    applied: Any  # AppliedLFs
+    live: LiveHumanLabels
+    Y: np.ndarray  # Y when the table was computed
+    table: LiveSummary
+    counts: dict[str, dict[str, int]]  # per LF: its page counts that ignore Y
+    prints: dict[str, str]
+
+
+def _mask(L: np.ndarray, Y: np.ndarray, j: int, kind: str) -> np.ndarray:
+    """The rows of LF ``j``'s page of ``kind`` (not "changed")."""
+    col = L[:, j]
+    voted = col != -1
+    if kind == "labels":
+        return voted
+    if kind == "disagrees":
+        return voted & (Y != -1) & (col != Y)
+    others = np.delete(L, j, axis=1)
+    return voted & ((others != -1) & (others != col[:, None])).any(axis=1)
 
 
 def _apply_error(exc: Exception) -> str:

@@ -407,3 +407,37 @@ def test_in_a_loop_an_error_in_the_worker_lands_as_the_widgets_error(project, lf
     assert studio.error == "Column 'text' is missing. The table still shows the previous LFs."
     assert len(studio.rows) == 3  # the previous table stays
     studio.close()
+
+
+def test_in_a_loop_a_label_written_after_the_worker_read_y_is_in_the_table(project, lfs,
+                                                                             monkeypatch):
+    import hitl_widgets.lf_studio as module
+
+    reading, release = threading.Event(), threading.Event()
+    real = module.LiveSummary
+
+    def slow_summary(*args, **kwargs):  # Y has been read and copied: the table is built on it
+        reading.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "LiveSummary", slow_summary)
+
+    async def main():
+        studio = LFStudio(project, lfs)
+        await _settle(reading.is_set)
+        project.annotate("i2", "spam", annotator="ana")  # "free prize call": prize right, call wrong
+        project.annotate("i1", "spam", annotator="ana")  # was ham: mum now wrong
+        release.set()
+        await _settle(lambda: not studio.updating)
+        return studio
+
+    studio = asyncio.run(main())
+    Y = human_Y()
+    Y[2] = Y[1] = LABELS.index("spam")
+    frame = project.items().set_index("item_id")
+    want = lf_summary(apply_lfs(frame, lfs, labels=LABELS), lfs, Y=Y)
+    assert [(r["correct"], r["incorrect"]) for r in studio.rows] == list(
+        zip(want["Correct"], want["Incorrect"], strict=True))
+    assert studio.n_human == 6
+    studio.close()
