@@ -11,7 +11,7 @@ one per ``refresh_s`` seconds. Its numbers are kept by a
 :class:`~hitl_widgets.core.quality.DashboardStats`, which takes in only the items changed since
 the last redraw. Project listeners run in the thread that wrote, and a widget's comm belongs to
 the kernel's main thread, so in a notebook the redraw is handed to the kernel's event loop
-(``call_soon_threadsafe``); the numbers are computed in a worker thread (the first load of a big
+(``call_soon_threadsafe``); the numbers are computed in a worker thread (``_background``) (the first load of a big
 project takes seconds, a Dawid-Skene consensus too) and drawn on the loop when ready, the widget
 carrying the class ``hitl-dashboard-updating`` meanwhile. Outside a loop (scripts, tests)
 everything runs at once in the caller's thread.
@@ -27,7 +27,6 @@ Example
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import math
@@ -38,6 +37,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
+from ._background import Background
 from ._json import json_safe
 from .core import quality
 from .core.project import Project
@@ -93,73 +93,41 @@ class Dashboard(ipywidgets.VBox):
         self._lock = threading.Lock()
         self._scheduled = False
         self._closed = False
-        self._busy = False  # a worker thread is computing the figures
-        self._again = False  # a change arrived meanwhile: compute once more when it lands
         self._last = 0.0
         self.data: dict[str, Any] = {}
-        self._loop = _running_loop()
+        self._bg = Background("hitl-dashboard", self._set_updating)
         self._unsubscribe = project.subscribe(self._on_project_change)
-        if self._loop is None:
-            self.refresh()
-        else:  # a big project's first read takes seconds: not on the kernel's thread
+        if self._bg.threaded:  # a big project's first read takes seconds: not on the kernel's thread
             summary.value = ('<div class="hitl-dashboard-summary hitl-dashboard-loading">'
                              'Loading the dashboard…</div>')
-            self._compute_off_thread()
+        self.refresh()
 
     # -- redrawing --------------------------------------------------------------------------
     @property
     def updating(self) -> bool:
         """True while the figures are being computed in a worker thread."""
-        return self._busy
+        return self._bg.updating
 
     def refresh(self) -> None:
         """Bring every figure up to date and redraw. In a notebook (a running event loop) the
         numbers are computed in a worker thread and drawn on the kernel's loop when ready."""
-        if self._loop is None or self._loop.is_closed():
-            self._draw(quality.dashboard_data(self.project, cache=self._stats, **self._options))
+        self._bg.run(self._compute, self._draw, self._show_error)
+
+    def _compute(self) -> dict[str, Any]:
+        return quality.dashboard_data(self.project, cache=self._stats, **self._options)
+
+    def _set_updating(self, updating: bool) -> None:
+        if updating:
+            self.add_class("hitl-dashboard-updating")
         else:
-            self._compute_off_thread()
-
-    def _compute_off_thread(self) -> None:
-        with self._lock:
-            if self._busy:
-                self._again = True  # the running computation may have missed this change
-                return
-            self._busy = True
-        self.add_class("hitl-dashboard-updating")
-        threading.Thread(target=self._compute, name="hitl-dashboard", daemon=True).start()
-
-    def _compute(self) -> None:
-        data, error = None, None
-        try:
-            data = quality.dashboard_data(self.project, cache=self._stats, **self._options)
-        except Exception as exc:  # shown by _land, on the loop
-            error = exc
-        try:
-            self._loop.call_soon_threadsafe(self._land, data, error)
-        except RuntimeError:  # the loop closed meanwhile: nobody is left to show it to
-            self._busy = False
-
-    def _land(self, data: dict[str, Any] | None, error: Exception | None) -> None:
-        with self._lock:
-            self._busy, again = False, self._again
-            self._again = False
-            if self._closed:
-                return
-        self.remove_class("hitl-dashboard-updating")
-        if error is not None:
-            self._show_error(error)
-        else:
-            self._draw(data)
-        if again:
-            self._compute_off_thread()
+            self.remove_class("hitl-dashboard-updating")
 
     def _on_project_change(self, kind: str, info: dict) -> None:
         with self._lock:
             if self._closed or self._scheduled:
                 return  # a redraw is already on its way; it will read this change too
             self._scheduled = True
-        loop = self._loop
+        loop = self._bg.loop
         if loop is not None and not loop.is_closed():
             delay = max(0.0, self.refresh_s - (time.monotonic() - self._last))
             try:
@@ -179,8 +147,8 @@ class Dashboard(ipywidgets.VBox):
             return
         try:
             self.refresh()
-        except Exception as exc:  # shown in the widget; logged with the traceback
-            self._show_error(exc)
+        except Exception:  # refresh showed it in the widget and logged it
+            pass
 
     def _show_error(self, exc: BaseException) -> None:
         log.error("Dashboard redraw failed", exc_info=exc)
@@ -199,6 +167,7 @@ class Dashboard(ipywidgets.VBox):
         if "_lock" in self.__dict__:  # ipywidgets may call close() on a half-built widget
             with self._lock:
                 self._closed = True
+            self._bg.close()
             self._unsubscribe()
             self.figure.close()
             self.summary.close()
@@ -332,9 +301,3 @@ def _agreement_line(data: dict[str, Any], options: dict) -> str:
     return (f'<div class="hitl-dashboard-agreement">Agreement (Krippendorff\'s α, last '
             f'{int(last["window_items"])} items): {said}; target {options["target"]:.2f}</div>')
 
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

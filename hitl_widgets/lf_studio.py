@@ -13,6 +13,13 @@ human label. The workflow is one cell per LF::
 Every update shows what changed since the LF's previous version: coverage and accuracy before
 and after, how many votes changed, and a page of the items whose vote changed.
 
+In a notebook (a running event loop) the heavy work -- opening (applying the LFs, the first read
+of the human labels), ``refresh`` and the Compare button's label-model fit -- runs in a worker
+thread and lands on the kernel's loop (``_background``, as the Dashboard's figures do), the
+``updating`` trait true meanwhile; ``update``, ``set_lfs``, ``remove`` and ``compare()`` stay
+synchronous, so a cell that calls them sees their result or their error. Outside a loop everything
+runs at once.
+
 Example
 -------
 >>> import hitl_widgets as hw                                      # doctest: +SKIP
@@ -24,13 +31,15 @@ Example
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import traitlets
 
+from ._background import Background
 from ._base import Field, HitlWidget, Intent, integer, nullable, text
 from .core.project import Project
 from .core.weak import (
@@ -80,6 +89,7 @@ class LFStudio(HitlWidget):
     last_update = traitlets.List(traitlets.Unicode()).tag(sync=True)  # LFs the last update changed
     comparison = traitlets.List(traitlets.Dict()).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
+    updating = traitlets.Bool(False).tag(sync=True)  # heavy work runs in a worker thread
 
     _intents = {"page": Intent("_on_page", _PAGE_REQUEST),
                 "select": Intent("_on_page", _PAGE_REQUEST),
@@ -116,7 +126,10 @@ class LFStudio(HitlWidget):
         self._changed_rows: dict[str, dict[str, int]] = {}
         self._errors: dict[str, dict] = {}
         self._page_request: dict = {}
+        self._applied = 0  # applies landed: a job that started before one is stale
+        self._apply_lock = threading.Lock()  # one apply at a time (they share the LF cache)
         super().__init__(labels=list(project.schema.labels), **kwargs)
+        self._bg = Background("hitl-lf-studio", self._set_updating)
         self._ready = True
         self._unsubscribe = project.subscribe(self._on_project_change)
         self.refresh()
@@ -168,16 +181,31 @@ class LFStudio(HitlWidget):
         self._apply({k: v for k, v in self._lfs.items() if k != name})
 
     def refresh(self) -> None:
-        """Re-read the project (new items, new human labels) and re-apply what is stale."""
-        self._apply(self._lfs)
+        """Re-read the project (new items, new human labels) and re-apply what is stale. In a
+        notebook it runs in a worker thread and the table lands when ready."""
+        seen: dict[str, Any] = {}
+
+        def compute():  # the LFs of when it starts: a refresh asked for meanwhile runs later
+            seen.update(lfs=self._lfs, applied=self._applied)
+            return self._compute(seen["lfs"])
+
+        def land(computed) -> None:
+            if seen["applied"] == self._applied:  # else a newer apply (update...) landed first
+                self._land(seen["lfs"], computed)
+
+        self._bg.run(compute, land,
+                     lambda exc: self._fail(_apply_error(exc)), key="refresh")
 
     def compare(self):
         """Majority vote vs Snorkel's label model on the human-labeled items (a DataFrame);
         also shown under the table."""
         table = compare_label_models(self._L, self._Y, len(self.labels))
+        self._show_comparison(table)
+        return table
+
+    def _show_comparison(self, table) -> None:
         self.comparison = [_jsonable({"model": model, **row})
                            for model, row in table.to_dict(orient="index").items()]
-        return table
 
     # -- applying ---------------------------------------------------------------------------
     def _name(self, lf) -> str:
@@ -199,33 +227,58 @@ class LFStudio(HitlWidget):
         return dict(zip(names, lfs, strict=True))
 
     def _apply(self, lfs: dict[str, Any]) -> None:
-        """Apply ``lfs``; on bad input keep the previous table, set ``error`` and raise."""
-        if not self.project.store.item_count():
-            self._lfs = lfs
-            self._set_empty()
-            return
+        """Apply ``lfs`` now; on bad input keep the previous table, set ``error`` and raise."""
         try:
+            self._land(lfs, self._compute(lfs))
+        except (TypeError, ValueError, KeyError) as exc:
+            self._fail(_apply_error(exc))
+            raise
+
+    def _compute(self, lfs: dict[str, Any]) -> _Computed | None:
+        """The heavy half of an apply, safe in a worker thread (it reads, never sets a trait):
+        L, Y's first read when the rows are new, the table and the counts that do not depend
+        on Y. None: the project has no items."""
+        if not self.project.store.item_count():
+            return None
+        with self._apply_lock:
             # progress=False: driven from the view, a bar would print in whichever cell ran
             # last, not under the studio; the view's busy line says it is working instead
             applied = apply_to_project(self.project, list(lfs.values()), self.column,
                                        progress=False)
-        except (TypeError, ValueError, KeyError) as exc:
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self._fail(f"{text} The table still shows the previous LFs.")
-            raise
+        live = self._live
+        if live is None or live.item_ids != applied.item_ids:
+            live = LiveHumanLabels(self.project, applied.item_ids)
+        # the kernel's thread may move the current Y in place meanwhile: the table starts from
+        # a copy, and landing moves it by the rows that differ then
+        Y = live.Y.copy()
+        L = applied.L
+        counts = {name: {"labels": int(np.count_nonzero(_mask(L, Y, j, "labels"))),
+                         "conflicts": int(np.count_nonzero(_mask(L, Y, j, "conflicts")))}
+                  for j, name in enumerate(lfs)}
+        return _Computed(applied, live, Y, LiveSummary(L, list(lfs), Y), counts,
+                         {name: lf_fingerprint(lf) for name, lf in lfs.items()})
+
+    def _land(self, lfs: dict[str, Any], computed: _Computed | None) -> None:
+        """Take in what :meth:`_compute` found and show it (on the kernel's thread)."""
+        self._applied += 1
+        if computed is None:
+            self._lfs = lfs
+            self._set_empty()
+            return
+        applied, live, prints = computed.applied, computed.live, computed.prints
         old_ids, old_L, old_names = self._item_ids, self._L, list(self._lfs)
-        prints = {name: lf_fingerprint(lf) for name, lf in lfs.items()}
         self._lfs, self._L, self._item_ids = lfs, applied.L, applied.item_ids
         self._errors = {e.lf: {"count": e.count, "error": e.error,
                                "rows": [str(r) for r in e.rows[:5]]}
                         for e in applied.report.errors}
-        if self._live is None or self._live.item_ids != self._item_ids:
-            self._live = LiveHumanLabels(self.project, self._item_ids)
+        if live is not self._live:
+            self._live = live
             self._row_of = {item_id: k for k, item_id in enumerate(self._item_ids)}
-        else:
-            self._live.update()
+        self._live.update()  # the labels written since the worker read them
         self._Y = self._live.Y
-        self._table = LiveSummary(self._L, list(lfs), self._Y)
+        rows = np.flatnonzero(computed.Y != self._Y)
+        self._table = computed.table
+        self._table.move(rows, computed.Y[rows], self._Y[rows])
         edited = [n for n in lfs if n in self._fingerprints and n in old_names
                   and self._fingerprints[n] != prints[n]]
         changes = {n: c for n, c in self.changes.items() if n in lfs and n not in edited}
@@ -233,10 +286,9 @@ class LFStudio(HitlWidget):
             before = _align(old_L[:, old_names.index(name)], old_ids, self._item_ids)
             changes[name] = self._delta(name, before)
         self._fingerprints = prints
-        self._counts = {name: {"labels": int(np.count_nonzero(self._mask(j, "labels"))),
-                               "conflicts": int(np.count_nonzero(self._mask(j, "conflicts"))),
+        self._counts = {name: {**computed.counts[name],
                                "changed": len(self._positions(name, "changed"))}
-                        for j, name in enumerate(lfs)}
+                        for name in lfs}
         with self.hold_sync():
             self.lf_names = list(lfs)
             self.changes = changes
@@ -323,14 +375,7 @@ class LFStudio(HitlWidget):
         return int(np.count_nonzero(self._mask(list(self._lfs).index(name), kind)))
 
     def _mask(self, j: int, kind: str) -> np.ndarray:
-        col = self._L[:, j]
-        voted = col != -1
-        if kind == "labels":
-            return voted
-        if kind == "disagrees":
-            return voted & (self._Y != -1) & (col != self._Y)
-        others = np.delete(self._L, j, axis=1)
-        return voted & ((others != -1) & (others != col[:, None])).any(axis=1)
+        return _mask(self._L, self._Y, j, kind)
 
     def _page(self, lf: str, kind: str, offset: int, request_id: Any = None) -> dict:
         if lf not in self._lfs:
@@ -377,15 +422,30 @@ class LFStudio(HitlWidget):
             self.error = ""
 
     def _on_compare(self, msg: dict) -> None:
-        self.busy = "Fitting the label model…"
-        try:
-            self.compare()
-            self.error = ""
-        finally:
+        seen: dict[str, int] = {}
+
+        def compute():  # Y changes in place as labels arrive: the fit takes a copy
+            seen["applied"] = self._applied
+            return compare_label_models(self._L, self._Y.copy(), len(self.labels))
+
+        def land(table) -> None:
             self.busy = ""
+            if seen["applied"] == self._applied:  # else fitted on an old L: ask again
+                self._show_comparison(table)
+                self.error = ""
+
+        def fail(exc: Exception) -> None:
+            self.busy = ""
+            self._fail(f"compare failed: {exc}")
+
+        self.busy = "Fitting the label model…"
+        self._bg.run(compute, land, fail, key="compare")
 
     def _on_refresh(self, msg: dict) -> None:
         self.refresh()
+
+    def _set_updating(self, updating: bool) -> None:
+        self.updating = updating
 
     def _on_project_change(self, kind: str, info: dict) -> None:
         if kind == "items":
@@ -402,7 +462,40 @@ class LFStudio(HitlWidget):
     def close(self) -> None:
         if "_unsubscribe" in self.__dict__:
             self._unsubscribe()
+        if "_bg" in self.__dict__:
+            self._bg.close()
         super().close()
+
+
+class _Computed(NamedTuple):
+    """What an apply's heavy half found (in a worker thread, in a notebook)."""
+
+    applied: Any  # AppliedLFs
+    live: LiveHumanLabels
+    Y: np.ndarray  # Y when the table was computed
+    table: LiveSummary
+    counts: dict[str, dict[str, int]]  # per LF: its page counts that ignore Y
+    prints: dict[str, str]
+
+
+def _mask(L: np.ndarray, Y: np.ndarray, j: int, kind: str) -> np.ndarray:
+    """The rows of LF ``j``'s page of ``kind`` (not "changed")."""
+    col = L[:, j]
+    voted = col != -1
+    if kind == "labels":
+        return voted
+    if kind == "disagrees":
+        return voted & (Y != -1) & (col != Y)
+    others = np.delete(L, j, axis=1)
+    return voted & ((others != -1) & (others != col[:, None])).any(axis=1)
+
+
+def _apply_error(exc: Exception) -> str:
+    """What the error trait says when applying failed (the previous table stays)."""
+    if isinstance(exc, (TypeError, ValueError, KeyError)):
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return f"{text} The table still shows the previous LFs."
+    return f"Applying the LFs failed: {exc}. The table still shows the previous LFs."
 
 
 def _align(column: np.ndarray, old_ids: list[str], new_ids: list[str]) -> np.ndarray:

@@ -187,7 +187,9 @@ function render({ model, el }) {
   };
 
   const drawHeader = () => {
-    const busy = model.get("busy") || "";
+    const updating = Boolean(model.get("updating"));
+    // the kernel works in a worker thread: say so until the result lands
+    const busy = model.get("busy") || (updating ? "Updating…" : "");
     const button = h("button", { class: "hitl-lf-compare-button", type: "button" },
       "Compare label model vs majority vote");
     if (busy) button.setAttribute("disabled", "");
@@ -199,6 +201,7 @@ function render({ model, el }) {
       `${model.get("n_items")} items · ${model.get("n_human")} with a human label`);
     header.replaceChildren(info, button, h("span", { class: "hitl-lf-busy" }, busy));
     root.dataset.busy = busy ? "1" : "0";
+    root.classList.toggle("hitl-lf-updating", updating);
   };
 
   const drawError = () => {
@@ -311,6 +314,7 @@ function render({ model, el }) {
   on("change:labels", drawTable);
   on("change:error", () => { localError = ""; drawError(); });
   on("change:busy", drawHeader);
+  on("change:updating", drawHeader);
   on("change:n_items", drawHeader);
   on("change:n_human", drawHeader);
   on("change:comparison", drawComparison);

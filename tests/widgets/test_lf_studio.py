@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -296,3 +298,146 @@ def test_removing_the_selected_lf_clears_the_page(studio):
     intent(studio, type="page", lf="mum", kind="labels", offset=0, request_id=1)
     studio.remove("mum")
     assert studio.selected == "" and studio.page == {} and studio.lf_names == ["prize", "call"]
+
+
+# -- in a notebook: the heavy work in a worker thread ----------------------------------------------
+def _settle(cond):
+    """Let the loop run until ``cond()`` (a loaded machine: the worker may take its time)."""
+    async def wait():
+        for _ in range(1000):
+            await asyncio.sleep(0.01)
+            if cond():
+                return
+    return wait()
+
+
+def test_outside_a_loop_opening_and_compare_are_synchronous(studio):
+    assert not studio.updating and len(studio.rows) == 3
+    intent(studio, type="compare")
+    assert {r["model"] for r in studio.comparison} == {"majority vote", "label model"}
+    assert studio.busy == "" and not studio.updating
+
+
+def test_in_a_loop_opening_returns_at_once_and_the_table_lands(project, lfs, monkeypatch):
+    import hitl_widgets.lf_studio as module
+
+    computed: list[threading.Thread] = []
+    release = threading.Event()
+    real = module.apply_to_project
+
+    def slow_apply(*args, **kwargs):
+        computed.append(threading.current_thread())
+        release.wait(10)  # a big project's first apply: a label arrives meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "apply_to_project", slow_apply)
+
+    async def main():
+        studio = LFStudio(project, lfs)  # returns at once: the loop is free
+        assert studio.updating and studio.rows == [] and studio.n_items == 0
+        await _settle(lambda: computed)
+        project.annotate("i6", "spam", annotator="ana")  # before the worker read the labels
+        release.set()
+        await _settle(lambda: not studio.updating)
+        intent(studio, type="compare")  # the fit, too, off the loop's thread
+        assert studio.busy and studio.updating
+        await _settle(lambda: studio.comparison)
+        return studio
+
+    studio = asyncio.run(main())
+    assert computed and all(t is not threading.main_thread() for t in computed)
+    assert not studio.updating and studio.busy == "" and studio.error == ""
+    assert (studio.n_items, studio.n_human) == (7, 6)  # the label written meanwhile is in Y
+    Y = human_Y()
+    Y[6] = LABELS.index("spam")
+    frame = project.items().set_index("item_id")
+    want = lf_summary(apply_lfs(frame, lfs, labels=LABELS), lfs, Y=Y)
+    assert [r["correct"] for r in studio.rows] == list(want["Correct"])
+    assert [r["incorrect"] for r in studio.rows] == list(want["Incorrect"])
+    assert {r["model"] for r in studio.comparison} == {"majority vote", "label model"}
+    studio.close()
+
+
+def test_in_a_loop_a_refresh_asked_during_one_runs_once_more(project, lfs, monkeypatch):
+    import hitl_widgets.lf_studio as module
+
+    release = threading.Event()
+    real = module.apply_to_project
+    calls: list[int] = []
+
+    def slow_apply(*args, **kwargs):
+        calls.append(1)
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "apply_to_project", slow_apply)
+
+    async def main():
+        studio = LFStudio(project, lfs)
+        await _settle(lambda: calls)
+        project.add_items(text=["a new prize"], id=["i7"])  # an items change while the open runs
+        intent(studio, type="refresh")
+        intent(studio, type="refresh")  # asked twice: run once more, not twice
+        release.set()
+        await _settle(lambda: not studio.updating)
+        return studio
+
+    studio = asyncio.run(main())
+    assert len(calls) == 2 and studio.n_items == 8 and studio.rows[0]["coverage"] == 4 / 8
+    studio.close()
+
+
+def test_in_a_loop_an_error_in_the_worker_lands_as_the_widgets_error(project, lfs, monkeypatch):
+    import hitl_widgets.lf_studio as module
+
+    async def main():
+        studio = LFStudio(project, lfs)
+        await _settle(lambda: not studio.updating)
+
+        def broken(*args, **kwargs):
+            raise ValueError("Column 'text' is missing.")
+
+        monkeypatch.setattr(module, "apply_to_project", broken)
+        intent(studio, type="refresh")
+        assert studio.updating
+        await _settle(lambda: not studio.updating)
+        return studio
+
+    studio = asyncio.run(main())
+    assert studio.error == "Column 'text' is missing. The table still shows the previous LFs."
+    assert len(studio.rows) == 3  # the previous table stays
+    studio.close()
+
+
+def test_in_a_loop_a_label_written_after_the_worker_read_y_is_in_the_table(project, lfs,
+                                                                             monkeypatch):
+    import hitl_widgets.lf_studio as module
+
+    reading, release = threading.Event(), threading.Event()
+    real = module.LiveSummary
+
+    def slow_summary(*args, **kwargs):  # Y has been read and copied: the table is built on it
+        reading.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "LiveSummary", slow_summary)
+
+    async def main():
+        studio = LFStudio(project, lfs)
+        await _settle(reading.is_set)
+        project.annotate("i2", "spam", annotator="ana")  # "free prize call": prize right, call wrong
+        project.annotate("i1", "spam", annotator="ana")  # was ham: mum now wrong
+        release.set()
+        await _settle(lambda: not studio.updating)
+        return studio
+
+    studio = asyncio.run(main())
+    Y = human_Y()
+    Y[2] = Y[1] = LABELS.index("spam")
+    frame = project.items().set_index("item_id")
+    want = lf_summary(apply_lfs(frame, lfs, labels=LABELS), lfs, Y=Y)
+    assert [(r["correct"], r["incorrect"]) for r in studio.rows] == list(
+        zip(want["Correct"], want["Incorrect"], strict=True))
+    assert studio.n_human == 6
+    studio.close()

@@ -1,0 +1,123 @@
+"""A widget's heavy work off the kernel's thread, landed on the kernel's loop: one mechanism.
+
+In a notebook the kernel's thread runs an asyncio loop, and a widget's traits and comm belong to
+it. A job asked of :class:`Background` there is computed in a worker thread (a big project's
+first read takes seconds; the kernel stays free meanwhile) and its result handed to the loop with
+``call_soon_threadsafe``, where ``land`` (or ``fail``, with the exception) runs. The widget is told
+it is updating while a job runs; a job asked for meanwhile is run once more after it lands (the
+running one may have missed the change), once per ``key`` however often it was asked. Outside a
+loop (scripts, tests) a job is computed and landed at once in the caller's thread.
+
+Example
+-------
+>>> got = []
+>>> bg = Background("example", on_updating=got.append)
+>>> bg.run(lambda: 6 * 7, got.append, got.append)    # no running loop: at once, in this thread
+>>> got, bg.updating
+([42], False)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Job = tuple[Callable[[], Any], Callable[[Any], None], Callable[[Exception], None]]
+
+
+class Background:
+    """Runs jobs ``compute -> land | fail`` for one widget; see the module's docstring.
+
+    ``on_updating(True)`` is called (in the asking thread) when a job starts with none running,
+    ``on_updating(False)`` on the loop when the last one has landed.
+    """
+
+    def __init__(self, name: str, on_updating: Callable[[bool], None]) -> None:
+        self.name = name
+        self.loop = running_loop()
+        self._on_updating = on_updating
+        self._lock = threading.Lock()
+        self._busy = False  # a worker thread is computing
+        self._closed = False
+        self._pending: dict[str, Job] = {}  # asked for while busy: run after the running one lands
+
+    @property
+    def threaded(self) -> bool:
+        """True when jobs run in a worker thread (a running, open loop was found)."""
+        return self.loop is not None and not self.loop.is_closed()
+
+    @property
+    def updating(self) -> bool:
+        """True while a job is being computed in a worker thread."""
+        return self._busy
+
+    def run(self, compute: Callable[[], Any], land: Callable[[Any], None],
+            fail: Callable[[Exception], None], *, key: str = "") -> None:
+        """Compute, then land the result or fail with the exception. Without a loop: now, in this
+        thread, and the exception (after ``fail``) raised to the caller."""
+        if not self.threaded:
+            try:
+                land(compute())
+            except Exception as exc:
+                fail(exc)
+                raise
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if self._busy:
+                self._pending[key] = (compute, land, fail)
+                return
+            self._busy = True
+        self._on_updating(True)
+        self._start((compute, land, fail))
+
+    def close(self) -> None:
+        """Land nothing more (a running job finishes in its thread; its result is dropped)."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+
+    def _start(self, job: Job) -> None:
+        threading.Thread(target=self._work, args=(job,), name=self.name, daemon=True).start()
+
+    def _work(self, job: Job) -> None:
+        result, error = None, None
+        try:
+            result = job[0]()
+        except Exception as exc:  # failed on the loop, in the widget
+            error = exc
+        try:
+            self.loop.call_soon_threadsafe(self._land, job, result, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody is left to show it to
+            with self._lock:
+                self._busy = False
+
+    def _land(self, job: Job, result: Any, error: Exception | None) -> None:
+        with self._lock:
+            if self._closed:
+                self._busy = False
+                return
+            following = self._pending.pop(next(iter(self._pending)), None) if self._pending else None
+            self._busy = following is not None
+        if following is None:
+            self._on_updating(False)
+        try:
+            if error is not None:
+                job[2](error)
+            else:
+                job[1](result)
+        except Exception as exc:  # landing failed: shown like a failed computation
+            job[2](exc)
+        if following is not None:
+            self._start(following)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop running in this thread (a notebook's kernel), or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
