@@ -229,6 +229,11 @@ class LFStudio(HitlWidget):
     def _apply(self, lfs: dict[str, Any]) -> None:
         """Apply ``lfs`` now; on bad input keep the previous table, set ``error`` and raise."""
         try:
+            if self._applied == 0 and self._bg.updating:
+                # The opening table is still being computed in the worker, and this cell cannot
+                # wait for it to land (the loop runs this cell): build it here first, so the edit
+                # is shown against it. The worker's copy is then dropped as stale.
+                self._land(self._lfs, self._compute(self._lfs))
             self._land(lfs, self._compute(lfs))
         except (TypeError, ValueError, KeyError) as exc:
             self._fail(_apply_error(exc))

@@ -441,3 +441,36 @@ def test_in_a_loop_a_label_written_after_the_worker_read_y_is_in_the_table(proje
         zip(want["Correct"], want["Incorrect"], strict=True))
     assert studio.n_human == 6
     studio.close()
+
+
+def test_in_a_loop_an_edit_before_the_opening_landed_shows_what_it_changed(project, lfs,
+                                                                            monkeypatch):
+    # A notebook's next cell may edit an LF while the opening table is still in the worker:
+    # the cell cannot wait for it to land, so the edit is shown against a table built first.
+    import hitl_widgets.lf_studio as module
+
+    release = threading.Event()
+    real = module.apply_to_project
+
+    def slow_apply(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "apply_to_project", slow_apply)
+    wider = keyword_lf("prize", ["prize", "winner", "claim"], "spam", labels=LABELS)
+
+    async def main():
+        studio = LFStudio(project, lfs)
+        assert studio.updating  # still opening in the worker
+        studio.update(wider)  # the next cell
+        release.set()
+        await _settle(lambda: not studio.updating)
+        return studio
+
+    studio = asyncio.run(main())
+    assert "prize" in studio.changes  # the before -> after line of the edit
+    assert [r["name"] for r in studio.rows] == ["prize", "call", "mum"]  # replaced in place
+    frame = project.items().set_index("item_id")
+    assert (studio.L == apply_lfs(frame, [wider, *lfs[1:]], labels=LABELS)).all()
+    studio.close()
