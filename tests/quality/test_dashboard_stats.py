@@ -7,6 +7,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from event_steps import KINDS, run_step, step_strategy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,24 +19,9 @@ ITEMS = [f"i{k}" for k in range(4)]
 ANNOTATORS = ["ana", "ben", "cy", "dee"]
 OPTIONS = dict(window=3, target=0.5, rate_per_hour=20.0, threshold=0.6, min_count=1)
 
-kernel = st.integers(0, 1)
-annotate = st.tuples(st.just("annotate"), kernel, st.sampled_from(ITEMS), st.sampled_from(ANNOTATORS),
-                     st.sampled_from(LABELS), st.one_of(st.none(), st.integers(1, 5).map(lambda s: 1000 * s)))
-step = st.one_of(
-    *[annotate] * 10,  # most steps are labels: items must fill up for the rest to matter
-    st.tuples(st.just("undo"), kernel, st.sampled_from(ANNOTATORS)),
-    st.tuples(st.just("retract_old"), kernel, st.integers(0, 10**6)),
-    st.tuples(st.just("gold"), kernel, st.sampled_from(ITEMS), st.sampled_from(LABELS)),
-    st.tuples(st.just("remove_gold"), kernel, st.sampled_from(ITEMS)),
-    st.tuples(st.just("overlap"), kernel, st.integers(1, 3)),
-    st.tuples(st.just("item_overlap"), kernel, st.sampled_from(ITEMS), st.integers(1, 3)),
-    st.tuples(st.just("spot_check"), kernel),
-    st.tuples(st.just("alert"), kernel),
-    st.tuples(st.just("flag"), kernel),
-    st.tuples(st.just("resolve"), kernel, st.sampled_from(ITEMS), st.sampled_from(LABELS)),
-    st.tuples(st.just("add_item"), kernel),
-    st.tuples(st.just("read"), kernel),
-)
+step = step_strategy(items=ITEMS, annotators=ANNOTATORS, labels=LABELS, annotate_weight=10,
+                     ms_on_item=st.one_of(st.none(), st.integers(1, 5).map(lambda s: 1000 * s)),
+                     kinds=[k for k in KINDS if k != "skip"])
 
 
 def assert_same(mine: dict, full: dict) -> None:
@@ -54,37 +40,6 @@ def assert_same(mine: dict, full: dict) -> None:
             assert a == b, key
 
 
-def run(project: Project, s: tuple) -> None:
-    kind = s[0]
-    if kind == "annotate":
-        project.annotate(s[2], s[4], annotator=s[3], ms_on_item=s[5])
-    elif kind == "undo":
-        project.undo(annotator=s[2])
-    elif kind == "retract_old":  # an older event goes, whatever it was
-        seqs = [e["seq"] for e in project.store.events() if e["kind"] != "retraction"]
-        if seqs:
-            project.store.retract([seqs[s[2] % len(seqs)]])
-    elif kind == "gold":
-        project.set_gold([s[2]], [s[3]])
-    elif kind == "remove_gold":
-        project.remove_gold([s[2]])
-    elif kind == "overlap":
-        project.set_overlap(s[2])
-    elif kind == "item_overlap":
-        project.set_overlap(s[3], [s[2]])
-    elif kind == "spot_check":
-        project.spot_check(rate=0.5)
-    elif kind == "alert":
-        project.check_agreement(window=4, threshold=0.9, min_items=1)
-    elif kind == "flag":
-        project.flag_disagreements(threshold=0.9)
-    elif kind == "resolve":
-        project.resolve(s[2], s[3], annotator="lead")
-    elif kind == "add_item":
-        n = project.store.item_count()
-        project.add_items([f"more {n}"], id=[f"x{n}"])
-
-
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=10, max_size=50))
@@ -98,7 +53,7 @@ def test_the_kept_dashboard_equals_a_recompute_after_every_step(tmp_path_factory
     kept = [quality.DashboardStats(a), quality.DashboardStats(b)]
     try:
         for s in steps:
-            run(kernels[s[1]], s)
+            run_step(kernels[s[1]], s)
             # The writer's view follows every step; the other kernel's only now and then, so it
             # must catch up over many steps at once.
             for k in {s[1]} | ({0, 1} if s[0] == "read" else set()):

@@ -4,6 +4,7 @@ whichever connection wrote them (issue 14: views kept, not recomputed)."""
 from __future__ import annotations
 
 import pandas as pd
+from event_steps import run_step, step_strategy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,17 +14,8 @@ LABELS = ["ham", "spam", "eggs"]
 ITEMS = [f"i{k}" for k in range(5)]
 ANNOTATORS = ["ana", "ben", "cy"]
 
-step = st.one_of(
-    st.tuples(st.just("annotate"), st.integers(0, 1), st.sampled_from(ITEMS),
-              st.sampled_from(ANNOTATORS), st.sampled_from(LABELS)),
-    st.tuples(st.just("undo"), st.integers(0, 1), st.sampled_from(ANNOTATORS)),
-    st.tuples(st.just("retract_old"), st.integers(0, 1), st.integers(0, 10**6)),
-    st.tuples(st.just("gold"), st.integers(0, 1), st.sampled_from(ITEMS), st.sampled_from(LABELS)),
-    st.tuples(st.just("remove_gold"), st.integers(0, 1), st.sampled_from(ITEMS)),
-    st.tuples(st.just("skip"), st.integers(0, 1), st.sampled_from(ITEMS),
-              st.sampled_from(ANNOTATORS)),
-    st.tuples(st.just("read"), st.integers(0, 1)),
-)
+step = step_strategy(items=ITEMS, annotators=ANNOTATORS, labels=LABELS,
+                     kinds=["annotate", "undo", "retract_old", "gold", "remove_gold", "skip", "read"])
 
 
 def _full(project) -> tuple[list, dict]:
@@ -54,22 +46,8 @@ def test_the_kept_labels_equal_a_recompute_after_every_step(tmp_path_factory, st
     seen = {0: (a.ledger.label_index.version, _full(a)), 1: (0, ([], {}))}
     try:
         for s in steps:
-            project = kernels[s[1]]
             kind = s[0]
-            if kind == "annotate":
-                project.annotate(s[2], s[4], annotator=s[3])
-            elif kind == "undo":
-                project.undo(annotator=s[2])
-            elif kind == "retract_old":  # an older event goes, whatever it was
-                seqs = [e["seq"] for e in project.store.events() if e["kind"] != "retraction"]
-                if seqs:
-                    project.store.retract([seqs[s[2] % len(seqs)]])
-            elif kind == "gold":
-                project.set_gold([s[2]], [s[3]])
-            elif kind == "remove_gold":
-                project.remove_gold([s[2]])
-            elif kind == "skip":
-                project.skip(s[2], annotator=s[3])
+            run_step(kernels[s[1]], s)
             for k, kernel in enumerate(kernels):
                 if kind != "read" and k != s[1] and s[0] != "annotate":
                     continue  # the other kernel reads only now and then: it must catch up later

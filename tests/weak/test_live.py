@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from event_steps import run_step, step_strategy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,39 +25,15 @@ TEXTS = ["win a prize", "hi mum", "prize for mum", "lunch at noon", "call mum", 
 ITEMS = [f"i{k}" for k in range(len(TEXTS))]
 ANNOTATORS = ["ana", "ben", "cy"]
 
-step = st.one_of(
-    st.tuples(st.just("annotate"), st.integers(0, 1), st.sampled_from(ITEMS),
-              st.sampled_from(ANNOTATORS), st.sampled_from(LABELS),
-              st.sampled_from(["human", "human", "model"])),
-    st.tuples(st.just("undo"), st.integers(0, 1), st.sampled_from(ANNOTATORS)),
-    st.tuples(st.just("retract_old"), st.integers(0, 1), st.integers(0, 10**6)),
-    st.tuples(st.just("gold"), st.integers(0, 1), st.sampled_from(ITEMS), st.sampled_from(LABELS)),
-    st.tuples(st.just("skip"), st.integers(0, 1), st.sampled_from(ITEMS),
-              st.sampled_from(ANNOTATORS)),
-    st.tuples(st.just("read"), st.integers(0, 1)),
-)
+step = step_strategy(items=ITEMS, annotators=ANNOTATORS, labels=LABELS,
+                     sources=st.sampled_from(["human", "human", "model"]),
+                     kinds=["annotate", "undo", "retract_old", "gold", "skip", "read"])
 
 
 def lfs():
     return [keyword_lf("prize", ["prize"], "spam", labels=LABELS),
             keyword_lf("mum", ["mum"], "ham", labels=LABELS),
             keyword_lf("call", ["call"], "eggs", labels=LABELS)]
-
-
-def _run(project, s) -> None:
-    kind = s[0]
-    if kind == "annotate":
-        project.annotate(s[2], s[4], annotator=s[3], source=s[5])
-    elif kind == "undo":
-        project.undo(annotator=s[2])
-    elif kind == "retract_old":  # an older event goes, whatever it was
-        seqs = [e["seq"] for e in project.store.events() if e["kind"] != "retraction"]
-        if seqs:
-            project.store.retract([seqs[s[2] % len(seqs)]])
-    elif kind == "gold":
-        project.set_gold([s[2]], [s[3]])
-    elif kind == "skip":
-        project.skip(s[2], annotator=s[3])
 
 
 @settings(max_examples=60, deadline=None,
@@ -74,7 +51,7 @@ def test_kept_y_and_accuracies_equal_a_recompute(tmp_path_factory, steps):
     tables = [LiveSummary(L, names, live.Y) for live in kept]
     try:
         for s in steps:
-            _run((a, b)[s[1]], s)
+            run_step((a, b)[s[1]], s)
             for k, kernel in enumerate((a, b)):
                 if s[0] != "read" and k != s[1]:
                     continue  # the other kernel looks only now and then: it must catch up
