@@ -348,7 +348,7 @@ class _Curve:
         self.dirty: set[int] = set()
         self.window = 0  # the window the kept curve below was computed with (0: none)
         self.alpha = np.empty(0)  # per position of order
-        self.item_ids = np.empty(0, dtype=object)
+        self.item_ids = pd.Index([], dtype=str)
         self.times = np.empty(0, dtype="datetime64[ns]")  # UTC
 
     def put(self, item: str, entry: tuple[int, float, Counter] | None) -> None:
@@ -406,7 +406,8 @@ class _Curve:
         order = self.order = on[np.argsort(self.seq[on], kind="stable")]
         self.window = window
         self.alpha = window_agreement(self.m[order], self.counts[order], window)
-        self.item_ids, self.times = self.ids[order], self._times(order)
+        self.item_ids = pd.Index(self.ids[order], dtype=object).astype(str)
+        self.times = self._times(order)
 
     def _patch(self) -> None:
         """Take out the changed items, put back those still on at their place by seq (most
@@ -432,7 +433,10 @@ class _Curve:
             self._recompute(w)
             return
         self.alpha = np.insert(np.delete(self.alpha, gone), at, np.nan)
-        self.item_ids = np.insert(np.delete(self.item_ids, gone), at, self.ids[add])
+        ids = self.item_ids.delete(gone)
+        for place, item in zip((at + np.arange(len(add))).tolist(), self.ids[add], strict=True):
+            ids = ids.insert(place, str(item))  # in increasing places: each lands where it goes
+        self.item_ids = ids
         self.times = np.insert(np.delete(self.times, gone), at, self._times(add))
         n = len(order)
         for a, b in _merged(spans):
