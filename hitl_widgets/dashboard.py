@@ -249,7 +249,7 @@ def _fill(fig: Any, data: dict[str, Any], options: dict) -> None:
     shown = _thin(len(n), MAX_POINTS)
     agreement.x = n[shown].tolist()
     agreement.y = json_safe(curve["agreement"].to_numpy()[shown].tolist())  # NaN: a gap, not 0
-    agreement.text = curve["item_id"].to_numpy()[shown].tolist()
+    agreement.text = curve["item_id"].iloc[shown].tolist()  # not all 300k ids converted
     target_line.x = [1, max(int(n[-1]), 2)] if len(n) else []
     target_line.y = [options["target"]] * 2 if len(n) else []
 

@@ -15,7 +15,7 @@ from hitl_widgets import Project
 from hitl_widgets.core import quality
 
 LABELS = ["ham", "spam", "eggs"]
-ITEMS = [f"i{k}" for k in range(4)]
+ITEMS = [f"i{k}" for k in range(8)]  # more than the window: the kept curve is patched mid-way
 ANNOTATORS = ["ana", "ben", "cy", "dee"]
 OPTIONS = dict(window=3, target=0.5, rate_per_hour=20.0, threshold=0.6, min_count=1)
 
@@ -125,3 +125,33 @@ def test_bad_options_are_refused_before_any_work(make_project):
         stats.data(window=0)
     with pytest.raises(ValueError, match="Unknown consensus method"):
         quality.DashboardStats.options(method="vote")
+
+
+def test_a_change_early_in_a_long_curve_redoes_its_middle_exactly(tmp_path):
+    """More items than the window: relabeling, undoing and retracting an early item moves it
+    (or changes its value) mid-curve; the kept curve patches those windows and equals the
+    recompute bit for bit at every step."""
+    items = [f"j{k}" for k in range(40)]
+    options = dict(OPTIONS, window=5)
+    with Project(tmp_path / "p.hitl", labels=LABELS) as a, Project(tmp_path / "p.hitl") as b:
+        a.add_items([f"text {i}" for i in items], id=items)
+        a.set_overlap(2)
+        kept = quality.DashboardStats(a)
+        for k, item in enumerate(items):
+            a.annotate(item, LABELS[k % 3], annotator="ana")
+            a.annotate(item, LABELS[(k * k) % 3], annotator="ben")
+        assert len(kept.data(**options)["agreement"]) == 40
+        steps = [lambda: a.annotate("j3", "eggs", annotator="cy"),  # j3 moves to the end
+                 lambda: a.undo(annotator="cy"),  # and back to the middle
+                 lambda: a.annotate("j10", "spam", annotator="ana"),  # j10 to the end, new value
+                 lambda: b.annotate("j20", "ham", annotator="dee"),  # another kernel's write
+                 lambda: a.ledger.retract([a.store.events()[7]["seq"]], notify="retraction"),
+                 lambda: [a.annotate(i, "ham", annotator="cy") for i in ("j1", "j30", "j2")]]
+        for step in steps:
+            step()
+            before = kept.data(**options)["agreement"]
+            assert_same(kept.data(**options), quality.dashboard_data(a, **options))
+        assert before["item_id"].tolist()[-3:] == ["j1", "j30", "j2"]
+        # A different window recomputes the whole curve; still the same as the recompute.
+        assert_same(kept.data(**dict(options, window=3)),
+                    quality.dashboard_data(a, **dict(options, window=3)))

@@ -53,8 +53,10 @@ from ._stats import (
     check_window,
     consensus_of,
     consensus_share,
+    curve_frame,
     disagreement_table,
     flag_reasons,
+    window_agreement,
 )
 
 
@@ -330,7 +332,8 @@ def _median(values: Any) -> float:
 
 class _Curve:
     """The completed items with two or more labels, in the order they were completed, as arrays
-    (one slot per item, kept), so the agreement curve is a few vectorised passes per redraw."""
+    (one slot per item, kept), and the curve itself (ids, times, alpha per position), kept too:
+    a redraw recomputes only the windows that hold an item that moved, came or went."""
 
     def __init__(self) -> None:
         self.slot: dict[str, int] = {}
@@ -343,6 +346,10 @@ class _Curve:
         self.columns: dict[str, int] = {}
         self.order: np.ndarray | None = None  # slots that are on, by seq
         self.dirty: set[int] = set()
+        self.window = 0  # the window the kept curve below was computed with (0: none)
+        self.alpha = np.empty(0)  # per position of order
+        self.item_ids = pd.Index([], dtype=str)
+        self.times = np.empty(0, dtype="datetime64[ns]")  # UTC
 
     def put(self, item: str, entry: tuple[int, float, Counter] | None) -> None:
         k = self.slot.get(item)
@@ -380,20 +387,71 @@ class _Curve:
         self.counts = counts
 
     def frame(self, window: int, target: float) -> pd.DataFrame:
-        order = self._order()
-        return agreement_curve(self.ids[order], self.m[order], self.at[order], self.counts[order],
-                      window, target)
-
-    def _order(self) -> np.ndarray:
-        if self.order is None:
-            on = np.flatnonzero(self.on)
-            self.order = on[np.argsort(self.seq[on], kind="stable")]
+        if self.order is None or window != self.window:
+            self._recompute(window)
         elif self.dirty:
-            # Most changes complete an item just now (it goes last); an undo can move it back.
-            dirty = np.fromiter(self.dirty, dtype=np.int64, count=len(self.dirty))
-            keep = self.order[~np.isin(self.order, dirty)]
-            add = dirty[self.on[dirty]]
-            add = add[np.argsort(self.seq[add], kind="stable")]
-            self.order = np.insert(keep, np.searchsorted(self.seq[keep], self.seq[add]), add)
+            self._patch()
         self.dirty.clear()
-        return self.order
+        if not len(self.order):
+            return agreement_curve(np.array([], dtype=object), np.array([]), np.array([]),
+                                   np.zeros((0, 0)), window, target)
+        return curve_frame(self.item_ids, pd.DatetimeIndex(self.times).tz_localize("UTC"),
+                           self.alpha, window, target)
+
+    def _times(self, slots: np.ndarray) -> np.ndarray:
+        return pd.to_datetime(self.at[slots], unit="s").to_numpy(dtype="datetime64[ns]")
+
+    def _recompute(self, window: int) -> None:
+        on = np.flatnonzero(self.on)
+        order = self.order = on[np.argsort(self.seq[on], kind="stable")]
+        self.window = window
+        self.alpha = window_agreement(self.m[order], self.counts[order], window)
+        self.item_ids = pd.Index(self.ids[order], dtype=object).astype(str)
+        self.times = self._times(order)
+
+    def _patch(self) -> None:
+        """Take out the changed items, put back those still on at their place by seq (most
+        changes complete an item just now: it goes last; an undo can move it back), and
+        recompute the windows holding a place where an item went or came."""
+        w, old = self.window, self.order
+        dirty = np.fromiter(self.dirty, dtype=np.int64, count=len(self.dirty))
+        gone = np.flatnonzero(np.isin(old, dirty))  # places in the old order, increasing
+        keep = np.delete(old, gone)
+        add = dirty[self.on[dirty]]
+        add = add[np.argsort(self.seq[add], kind="stable")]
+        at = np.searchsorted(self.seq[keep], self.seq[add])
+        order = self.order = np.insert(keep, at, add)
+        # Windows that changed, as places in the new order [first, last]: the w from an item
+        # that came, and the w - 1 after a place an item left (their windows held it).
+        spans = [(p, p + w - 1) for p in (at + np.arange(len(add))).tolist()]
+        if w > 1 and len(gone):
+            left = gone - np.arange(len(gone))  # where they left, counted in keep
+            first = left + np.searchsorted(at, left, side="right")
+            last = left + w - 2 + np.searchsorted(at, left + w - 2, side="right")
+            spans += zip(first.tolist(), last.tolist(), strict=True)
+        if len(spans) > 64:  # many scattered changes: one pass is quicker
+            self._recompute(w)
+            return
+        self.alpha = np.insert(np.delete(self.alpha, gone), at, np.nan)
+        ids = self.item_ids.delete(gone)
+        for place, item in zip((at + np.arange(len(add))).tolist(), self.ids[add], strict=True):
+            ids = ids.insert(place, str(item))  # in increasing places: each lands where it goes
+        self.item_ids = ids
+        self.times = np.insert(np.delete(self.times, gone), at, self._times(add))
+        n = len(order)
+        for a, b in _merged(spans):
+            b = min(b + 1, n)
+            s = max(a - w + 1, 0)
+            if a < b:
+                slots = order[s:b]
+                self.alpha[a:b] = window_agreement(self.m[slots], self.counts[slots], w, a - s)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
