@@ -20,9 +20,12 @@ Example
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("hitl_widgets")
 
 Job = tuple[Callable[[], Any], Callable[[Any], None], Callable[[Exception], None]]
 
@@ -121,3 +124,37 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+class Follow:
+    """Polls a project for other kernels' writes every ``every_s`` seconds on the kernel's loop,
+    until :meth:`stop`: what they wrote reaches the project's listeners as an ``external``
+    notice (:meth:`hitl_widgets.Project.poll`), on the loop like the widget's own changes.
+
+    A view that only heard its own kernel would never move while annotators label elsewhere.
+    Each tick is one ``PRAGMA data_version`` when nothing changed. Without a running loop
+    (scripts, tests) it does nothing: call ``project.poll()`` there.
+    """
+
+    def __init__(self, project: Any, every_s: float, loop: asyncio.AbstractEventLoop | None):
+        self.project, self.every_s, self.loop = project, float(every_s), loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._stopped = False
+        if loop is not None and not loop.is_closed():
+            self._handle = loop.call_later(self.every_s, self._tick)
+
+    def _tick(self) -> None:
+        if self._stopped or self.project.store.closed:
+            return
+        try:
+            self.project.poll()
+        except Exception:  # a failed poll (a file gone away) must not stop the next ones
+            log.exception("polling %s for other kernels' writes failed", self.project)
+        if not self._stopped:
+            self._handle = self.loop.call_later(self.every_s, self._tick)
+
+    def stop(self) -> None:
+        """No more polls (from the loop's thread, or any: a pending tick then does nothing)."""
+        self._stopped = True
+        if self._handle is not None:
+            self._handle.cancel()

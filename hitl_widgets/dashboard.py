@@ -6,8 +6,9 @@ queue depth -- under one line of text with the adjudication count, the agreement
 reasons, and the annotators flagged for retraining. The numbers come from
 :mod:`hitl_widgets.core.quality`; this module only draws them.
 
-It follows the project: every change (a label, a flag, a resolution) schedules a redraw, at most
-one per ``refresh_s`` seconds. Its numbers are kept by a
+It follows the project: every change (a label, a flag, a resolution), made in this kernel or in
+another (looked for every ``refresh_s`` seconds with ``Project.poll``), schedules a redraw, at
+most one per ``refresh_s`` seconds. Its numbers are kept by a
 :class:`~hitl_widgets.core.quality.DashboardStats`, which takes in only the items changed since
 the last redraw. Project listeners run in the thread that wrote, and a widget's comm belongs to
 the kernel's main thread, so in a notebook the redraw is handed to the kernel's event loop
@@ -37,7 +38,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ._background import Background
+from ._background import Background, Follow
 from ._json import json_safe
 from .core import quality
 from .core.project import Project
@@ -48,6 +49,7 @@ TITLES = ("Agreement over time", "Accuracy on gold", "Labels per annotator",
           "Label pairs between annotators", "Disagreement by label", "Queue depth")
 QUEUE_KEYS = ("items", "labels", "requests", "adjudication")
 MAX_POINTS = 2000  # of the agreement curve drawn
+MIN_POLL_S = 0.1  # the shortest wait between two looks for other kernels' writes
 
 
 class Dashboard(ipywidgets.VBox):
@@ -97,6 +99,8 @@ class Dashboard(ipywidgets.VBox):
         self.data: dict[str, Any] = {}
         self._bg = Background("hitl-dashboard", self._set_updating)
         self._unsubscribe = project.subscribe(self._on_project_change)
+        # Annotators label in other kernels: their writes reach _on_project_change as well.
+        self._follow = Follow(project, max(self.refresh_s, MIN_POLL_S), self._bg.loop)
         if self._bg.threaded:  # a big project's first read takes seconds: not on the kernel's thread
             summary.value = ('<div class="hitl-dashboard-summary hitl-dashboard-loading">'
                              'Loading the dashboard…</div>')
@@ -168,6 +172,7 @@ class Dashboard(ipywidgets.VBox):
             with self._lock:
                 self._closed = True
             self._bg.close()
+            self._follow.stop()
             self._unsubscribe()
             self.figure.close()
             self.summary.close()

@@ -20,6 +20,9 @@ thread and lands on the kernel's loop (``_background``, as the Dashboard's figur
 synchronous, so a cell that calls them sees their result or their error. Outside a loop everything
 runs at once.
 
+Human labels written by other kernels (annotators labeling elsewhere) are looked for every
+``FOLLOW_S`` seconds on the kernel's loop (``Project.poll``) and move the table like this kernel's.
+
 Example
 -------
 >>> import hitl_widgets as hw                                      # doctest: +SKIP
@@ -39,7 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import traitlets
 
-from ._background import Background
+from ._background import Background, Follow
 from ._base import Field, HitlWidget, Intent, integer, nullable, text
 from .core.project import Project
 from .core.weak import (
@@ -56,6 +59,9 @@ _JS = Path(__file__).parent / "js"
 PAGE_SIZE = 10
 TEXT_CHARS = 300  # an example's text is cut here: a page must stay small on the wire
 KINDS = ("labels", "conflicts", "disagrees", "changed")
+# Notices after which Y may have moved; "external" is another kernel's write.
+LABEL_CHANGES = ("annotation", "retraction", "resolution", "external")
+FOLLOW_S = 0.5  # how often the studio looks for other kernels' labels
 
 
 # What lf_studio.js sends for a page of examples; checked before the handler runs.
@@ -132,6 +138,7 @@ class LFStudio(HitlWidget):
         self._bg = Background("hitl-lf-studio", self._set_updating)
         self._ready = True
         self._unsubscribe = project.subscribe(self._on_project_change)
+        self._follow = Follow(project, FOLLOW_S, self._bg.loop)  # other kernels' labels too
         self.refresh()
 
     # -- the Python API -----------------------------------------------------------------------
@@ -453,9 +460,12 @@ class LFStudio(HitlWidget):
         self.updating = updating
 
     def _on_project_change(self, kind: str, info: dict) -> None:
-        if kind == "items":
+        # "external": another kernel wrote (heard through Follow's polls); items it added need
+        # the LFs applied to them, labels only move Y.
+        if kind == "items" or (kind == "external"
+                               and self.project.store.item_count() != len(self._item_ids)):
             self.refresh()
-        elif kind in ("annotation", "retraction", "resolution") and self._live is not None:
+        elif kind in LABEL_CHANGES and self._live is not None:
             rows, old = self._live.update()  # only the items whose labels changed
             if not len(rows):
                 return  # no item's Y moved: the table, counts and page are as they were
@@ -467,6 +477,8 @@ class LFStudio(HitlWidget):
     def close(self) -> None:
         if "_unsubscribe" in self.__dict__:
             self._unsubscribe()
+        if "_follow" in self.__dict__:
+            self._follow.stop()
         if "_bg" in self.__dict__:
             self._bg.close()
         super().close()

@@ -321,6 +321,25 @@ class Project:
         """Call ``callback(kind, info)`` after each change; returns the unsubscribe function."""
         return self.ledger.subscribe(callback)
 
+    def poll(self) -> bool:
+        """Hear what other kernels wrote since the last poll: listeners get one ``external``
+        notice (``{"from_seq", "to_seq"}``) when they added events or items. The
+        Dashboard and the LFStudio call it on a timer; call it yourself in a script that
+        follows a project.
+
+        >>> import hitl_widgets as hw, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "p.hitl")
+        >>> lead, annotator = hw.Project(path, labels=["ham", "spam"]), hw.Project(path)
+        >>> _ = annotator.add_items(["hello"], id=["a"])
+        >>> heard = []
+        >>> _ = lead.subscribe(lambda kind, info: heard.append(kind))
+        >>> _ = annotator.annotate("a", "ham", annotator="ana")
+        >>> lead.poll(), heard
+        (True, ['external'])
+        >>> lead.close(); annotator.close()
+        """
+        return self.ledger.poll()
+
     def close(self) -> None:
         self.store.close()
 

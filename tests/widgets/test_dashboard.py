@@ -336,6 +336,38 @@ def test_in_a_loop_the_first_load_runs_in_a_worker_and_lands_on_the_loop(project
     d.close()
 
 
+def test_in_a_loop_labels_from_another_kernel_are_followed_and_polling_stops_at_close(
+        project, tmp_path):
+    other = hw.Project(tmp_path / "q.hitl")  # another kernel: its own connection, no listener here
+    polls = []
+    real_poll = project.poll
+    project.poll = lambda: polls.append(1) or real_poll()  # counts the ticks, then polls
+
+    async def main():
+        d = Dashboard(project, refresh_s=0.05)
+        await _until(lambda: d.data.get("totals", {}).get("labels") == 12)
+        other.annotate("6", "ham", annotator="cy")
+        other.annotate("6", "spam", annotator="dee")
+        await _until(lambda: d.data.get("totals", {}).get("labels") == 14)
+        d.close()
+        ticks = len(polls)
+        await asyncio.sleep(0.3)  # several poll periods: none after close
+        return d, ticks
+
+    d, ticks = asyncio.run(main())
+    other.close()
+    assert d.data["totals"]["labels"] == 14 and d.data["queue"]["items"] == 1  # "5"
+    assert ticks and len(polls) == ticks
+
+
+async def _until(cond, seconds: float = 20):
+    """Let the loop run until ``cond()`` (a loaded machine: the worker may take its time)."""
+    for _ in range(int(seconds / 0.01)):
+        if cond():
+            return
+        await asyncio.sleep(0.01)
+
+
 def test_a_long_agreement_curve_is_drawn_thinned_from_exact_values(project, monkeypatch):
     import hitl_widgets.dashboard as dashboard
 

@@ -358,6 +358,32 @@ def test_in_a_loop_opening_returns_at_once_and_the_table_lands(project, lfs, mon
     studio.close()
 
 
+def test_in_a_loop_another_kernels_labels_and_items_reach_the_table(project, lfs, tmp_path):
+    other = hw.Project(tmp_path / "p.hitl")  # an annotator's kernel on the same file
+
+    async def main():
+        studio = LFStudio(project, lfs)
+        await _settle(lambda: not studio.updating and studio.n_items == 7)
+        other.annotate("i6", "spam", annotator="bo")  # a label: Y moves, no re-apply
+        await _settle(lambda: studio.n_human == 6)
+        human = studio.n_human
+        other.add_items(text=["a prize for you"], id=["i7"])  # an item: the LFs run on it
+        await _settle(lambda: studio.n_items == 8 and not studio.updating)
+        return studio, human
+
+    studio, human = asyncio.run(main())
+    other.close()
+    assert human == 6 and studio.n_items == 8
+    Y = np.append(human_Y(), -1)
+    Y[6] = LABELS.index("spam")
+    frame = project.items().set_index("item_id")
+    want = lf_summary(apply_lfs(frame, lfs, labels=LABELS), lfs, Y=Y)
+    assert [r["coverage"] for r in studio.rows] == list(want["Coverage"])
+    assert [r["correct"] for r in studio.rows] == list(want["Correct"])
+    studio.close()
+    assert studio._follow._stopped
+
+
 def test_in_a_loop_a_refresh_asked_during_one_runs_once_more(project, lfs, monkeypatch):
     import hitl_widgets.lf_studio as module
 

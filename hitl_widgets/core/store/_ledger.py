@@ -68,6 +68,10 @@ class Ledger:
         # Notices held back until the outermost transaction commits, per thread: another
         # thread's writes are not part of this thread's transaction.
         self._local = threading.local()
+        # What poll() has seen of other connections' commits: the file's data_version (moves
+        # only when another connection commits), the newest seq and the item count then.
+        self._poll_lock = threading.Lock()
+        self._polled = (store.data_version(), store.max_seq(), store.item_count())
 
     @classmethod
     def open(cls, path: str | Path, labels: Sequence[str] | None = None, *,
@@ -102,6 +106,36 @@ class Ledger:
             raise TypeError(f"callback must be callable as callback(kind, info); got {callback!r:.60}")
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def poll(self) -> bool:
+        """Tell listeners what other connections (another kernel, a script) wrote since the
+        last poll: one ``external`` notice when they appended events or added items, ``info`` =
+        ``{"from_seq", "to_seq"}``, the newest seq at the last poll and now (this ledger's own
+        writes since the last poll may be among them). Returns whether it notified.
+
+        Writes through this ledger notify as they happen; another process's cannot reach this
+        one, so a view that follows other kernels calls this on a timer (the widgets do, on the
+        kernel's loop). Each poll is three indexed reads.
+        """
+        with self._poll_lock:
+            # The marks first, the data_version after: a version still unchanged then means no
+            # other connection committed before the marks were read, so they hold only this
+            # ledger's own writes (already notified) and become the new baseline quietly.
+            marks = (self.store.max_seq(), self.store.item_count())
+            version = self.store.data_version()
+            before = self._polled
+            if version == before[0]:
+                self._polled = (version, *marks)
+                return False
+            # Another connection committed. Read again: its commit may have landed after the
+            # marks above; whatever is read now is announced now. Any event it appended has a
+            # seq above the last poll's newest (seqs are handed out in commit order).
+            marks = (self.store.max_seq(), self.store.item_count())
+            self._polled = (version, *marks)
+        if marks == before[1:]:
+            return False  # a commit that added neither (a lease, a setting): nothing to show
+        self._notify("external", {"from_seq": before[1], "to_seq": marks[0]})
+        return True
 
     def _notify(self, kind: str | bool, info: dict) -> None:
         if kind is False:
