@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 
 
-BULK = 10_000  # events in one sync from which the cyclic collector waits until they are applied
+CHUNK = 50_000  # events read from the log at a time; a sync of more pauses the cyclic collector
 
 
 class LabelRow(NamedTuple):
@@ -76,37 +76,56 @@ class LabelIndex:
         self._changed_seq: list[int] = []  # when each item in _changed_item changed, ascending
         self._changed_item: list[str] = []
         self._parsed: dict[str, tuple[str, ...]] = {}  # labels JSON -> tuple: few distinct ones
+        self._names: dict[str | None, str | None] = {}  # annotators and sources, one copy each
 
     # -- keeping up -----------------------------------------------------------------------------
     def sync(self) -> int:
         """Apply the events written after :attr:`version` (by anyone); returns how many."""
         with self._lock:
-            rows = self._store.label_events_after(self.version)
+            rows = self._store.label_events_after(self.version, CHUNK)
+            if len(rows) < CHUNK:  # the common case: a few new events
+                self._apply_chunk(rows)
+                return len(rows)
             # A first load makes millions of small objects; the cyclic collector would walk them
             # all again and again meanwhile (it took 40 % of a 300k-label load). None of them can
-            # form a cycle, so it waits until they are built.
-            pause = len(rows) > BULK and gc.isenabled()
+            # form a cycle, so it waits until they are built. The log is read a chunk at a time:
+            # a million rows at once held about 400 MB of tuples until applied.
+            pause = gc.isenabled()
             if pause:
                 gc.disable()
             try:
-                self._apply_all(rows)
+                applied = 0
+                while rows:
+                    self._apply_chunk(rows)
+                    applied += len(rows)
+                    if len(rows) < CHUNK:
+                        break
+                    rows = self._store.label_events_after(self.version, CHUNK)
             finally:
                 if pause:
                     gc.enable()
-            if rows:
-                self.version = rows[-1][0]
-            return len(rows)
+            return applied
+
+    def _apply_chunk(self, rows: list[tuple]) -> None:
+        self._apply_all(rows)
+        if rows:
+            self.version = rows[-1][0]
 
     def _apply_all(self, rows: list[tuple]) -> None:
         # Annotations are nearly all of a log: they take the short path, with the lookups bound
         # once (a first load applies a million of them); the rest go through _apply.
         labels_of, parsed, parse = self._labels, self._parsed, self._parse
         changed_seq, changed_item = self._changed_seq.append, self._changed_item.append
+        # SQLite hands out a new string per row; a log has few annotators and sources, so one
+        # copy of each is kept (a tenth of the index's memory at 100k labels).
+        names = self._names
         for row in rows:
             seq, kind, item_id, annotator, labels, source, created_at, ms_on_item, _ = row
             if kind != "annotation":
                 self._apply(row)
                 continue
+            annotator = names.setdefault(annotator, annotator)
+            source = names.setdefault(source, source)
             label = parsed.get(labels) or parse(labels)
             per = labels_of.get(item_id)
             if per is None:

@@ -355,15 +355,16 @@ class Store:
         rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq", (since,))
         return [_event_dict(r) for r in rows]
 
-    def label_events_after(self, seq: int) -> list[tuple]:
+    def label_events_after(self, seq: int, limit: int = -1) -> list[tuple]:
         """The annotations, retractions and gold answers after ``seq``, oldest first, as tuples
-        (seq, kind, item_id, annotator, labels JSON, source, created_at, ms_on_item, target):
-        what :class:`LabelIndex` reads to keep up. Reads the seq range only (the unary ``+``
-        keeps SQLite off the kind index, which would visit every annotation in the file)."""
+        (seq, kind, item_id, annotator, labels JSON, source, created_at, ms_on_item, target),
+        at most ``limit`` of them (-1: all): what :class:`LabelIndex` reads to keep up. Reads
+        the seq range only (the unary ``+`` keeps SQLite off the kind index, which would visit
+        every annotation in the file)."""
         return self._query(
             "SELECT seq, kind, item_id, annotator, labels, source, created_at, ms_on_item, target "
             "FROM events WHERE seq > ? AND +kind IN ('annotation', 'retraction', 'gold') "
-            "ORDER BY seq", (seq,), tuples=True)
+            "ORDER BY seq LIMIT ?", (seq, limit), tuples=True)
 
     def current_labels(self, annotator: str | None = None) -> list[dict]:
         """The latest live annotation per (item, annotator), in the order they were made."""
