@@ -168,6 +168,10 @@ def test_relations_are_added_and_deleted_between_current_spans_only(ner):
     assert ner.relations()["relation_id"].tolist() == [rel]
     ner.retract_relation(rel, annotator="ana")
     assert ner.relations().empty and len(ner.spans()) == 2
+    ids = ner.spans()["span_id"]  # numpy ints, as users will pass them back
+    rel = ner.relate(ids.iloc[1], ids.iloc[0], "works_with", annotator="ana")
+    assert ner.relations()[["head", "child"]].values.tolist() == [list(done.span_ids[::-1])]
+    ner.retract_relation(rel, annotator="ana")
     other = ner.submit_spans("fire", [(19, 29, "VEH")], annotator="ana")
     ner.retract_span(done.span_ids[1], annotator="ana")
     before = _events(ner)

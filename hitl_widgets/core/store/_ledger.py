@@ -31,6 +31,7 @@ Example
 from __future__ import annotations
 
 import logging
+import numbers
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -310,12 +311,12 @@ class Ledger:
                 raise SpanError(f"Spans {head} and {child} are on different items "
                                 f"({a['item_id']!r}, {b['item_id']!r}); a relation links two "
                                 "spans of one item")
-            if head == child:
+            if a["seq"] == b["seq"]:
                 raise SpanError(f"head and child are the same span {head}; a relation links "
                                 "two spans")
             seq = self.append("relation", a["item_id"], notify=False, annotator=annotator,
                               labels=[label], source="human", target=a["target"],
-                              extra={"head": int(head), "child": int(child)})
+                              extra={"head": a["seq"], "child": b["seq"]})
             self._notify("spans", {"item_id": a["item_id"], "annotator": annotator,
                                    "seq": a["target"], "relation_ids": [seq]})
         return seq
@@ -328,7 +329,7 @@ class Ledger:
             span = self._current_part(span_id, "span", annotator)
             linked = [r["seq"] for r in self.store.live_events(["relation"], [span["item_id"]])
                       if r["target"] == span["target"]
-                      and span_id in (r["extra"]["head"], r["extra"]["child"])]
+                      and span["seq"] in (r["extra"]["head"], r["extra"]["child"])]
             self.retract([span["seq"], *linked], notify=False, annotator=annotator)
             done = {"item_id": span["item_id"], "annotator": annotator, "kind": "span",
                     "span_id": span["seq"], "relation_ids": linked}
@@ -370,10 +371,10 @@ class Ledger:
     def _current_part(self, seq: Any, kind: str, annotator: str) -> dict:
         """The live span (or relation) ``seq`` among the annotator's current spans, or
         SpanError saying why it is not."""
-        if isinstance(seq, bool) or not isinstance(seq, int):
+        if isinstance(seq, bool) or not isinstance(seq, numbers.Integral):
             raise SpanError(f"a {kind} id is an int (the span_id or relation_id column); got "
                             f"{seq!r:.40}")
-        event = self.store.event(seq)
+        event = self.store.event(int(seq))
         if event is None or event["kind"] != kind:
             raise SpanError(f"No {kind} {seq}: it is not a {kind}'s id; take ids from "
                             f"project.{kind}s()")
