@@ -10,6 +10,14 @@ AddResult(added=2, existing=0)
 >>> _ = project.annotate("a", "spam", annotator="ana")
 >>> project.labels()[["item_id", "label"]].values.tolist()
 [['a', 'spam']]
+
+A span task (named entities), with offsets in code points:
+
+>>> ner = Project(os.path.join(tempfile.mkdtemp(), "ner.hitl"), span_labels=["PER", "ORG"])
+>>> _ = ner.add_items(["Ada works at IBM"], id=["d1"])
+>>> _ = ner.submit_spans("d1", [(0, 3, "PER"), (13, 16, "ORG")], annotator="ana")
+>>> ner.spans()[["start", "end", "label", "text"]].values.tolist()
+[[0, 3, 'PER', 'Ada'], [13, 16, 'ORG', 'IBM']]
 """
 
 from __future__ import annotations
@@ -21,7 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from .progress import Progress, progress_bar
-from .store import LabelSchema, Ledger, SchemaError, Store, build_records
+from .store import (
+    LabelSchema,
+    Ledger,
+    SchemaError,
+    SpanSchema,
+    Store,
+    Submitted,
+    build_records,
+    relations_frame,
+    spans_frame,
+    submissions_frame,
+)
 
 ADD_BAR_FROM = 50_000  # items from which add_items shows a bar by default (a few seconds)
 
@@ -46,6 +65,12 @@ class Project:
         same labels (a different list is refused rather than silently changing the schema).
     multi_label, keys, guidelines : see :class:`~hitl_widgets.core.store.LabelSchema`.
     image_root : the only folder image paths may be read from.
+    span_labels, relation_labels, overlapping, span_keys : a span task (see
+        :class:`~hitl_widgets.core.store.SpanSchema`): its span labels, its relation labels,
+        whether spans may overlap (default: one layer), and keys for the span labels. With
+        ``span_labels``, ``labels`` may be omitted (a project that labels spans only). A
+        project may be given a span task when reopened; once it has one, the labels, relation
+        labels and layering stay.
     read_only : open an existing project for reading only (``labels()``, ``events()``,
         ``items()``); writes raise :class:`~hitl_widgets.core.store.StoreError`. A project on a
         read-only disk or folder opens this way by itself.
@@ -61,17 +86,27 @@ class Project:
         guidelines: Mapping[str, Any] | None = None,
         image_root: str | Path | None = None,
         read_only: bool = False,
+        span_labels: Sequence[str] | None = None,
+        relation_labels: Sequence[str] | None = None,
+        overlapping: bool | None = None,
+        span_keys: Mapping[str, str] | None = None,
     ):
         self.path = Path(path)
         # Checked before the file is touched: a bad argument writes nothing.
-        if labels is None and not read_only and not _exists(self.path):
+        if labels is None and span_labels is None and not read_only and not _exists(self.path):
             raise SchemaError(f"{self.path} is a new project: give its labels, e.g. "
-                              "Project(path, labels=['ham', 'spam'])")
+                              "Project(path, labels=['ham', 'spam']) or, to label spans, "
+                              "Project(path, span_labels=['PER', 'ORG'])")
         if labels is not None:
             LabelSchema.build(labels, multi_label=bool(multi_label), keys=keys, guidelines=guidelines)
+        if span_labels is not None:
+            SpanSchema.build(span_labels, relation_labels=relation_labels or (),
+                             overlapping=False if overlapping is None else overlapping, keys=span_keys)
         root = None if image_root is None else _check_root(image_root)
         self.ledger = Ledger.open(self.path, labels, multi_label=multi_label, keys=keys,
-                                  guidelines=guidelines, image_root=root, read_only=read_only)
+                                  guidelines=guidelines, image_root=root, read_only=read_only,
+                                  span_labels=span_labels, relation_labels=relation_labels,
+                                  overlapping=overlapping, span_keys=span_keys)
         self._labels_frames: dict[str | None, _LabelsFrame] = {}  # labels()'s, per annotator=
 
     @property
@@ -83,6 +118,11 @@ class Project:
     def schema(self) -> LabelSchema:
         """The label schema."""
         return self.ledger.schema
+
+    @property
+    def span_schema(self) -> SpanSchema | None:
+        """The span task's schema, or None when the project labels no spans."""
+        return self.ledger.span_schema
 
     @property
     def image_root(self) -> Path | None:
@@ -186,6 +226,65 @@ class Project:
         """Audit that a suggestion was on screen for an annotator."""
         return self.ledger.record_shown(item_id, annotator=annotator, suggestion=suggestion,
                                         score=score)
+
+    # -- spans ----------------------------------------------------------------------------
+    def submit_spans(
+        self,
+        item_id: str,
+        spans: Sequence[Any],
+        *,
+        annotator: str,
+        relations: Sequence[Any] = (),
+        source: str = "human",
+        ms_on_item: int | None = None,
+        extra: dict | None = None,
+    ) -> Submitted:
+        """Record an annotator's spans on an item: their answer for it (an empty list is the
+        answer "nothing to mark"), replacing their earlier spans there; undo brings those back.
+
+        ``spans``: ``(start, end, label)`` tuples or dicts with ``start``, ``end``, ``label``
+        and optionally ``text`` (checked against the item's), ``id``, ``score``, ``source``,
+        ``extra``. Offsets are Python code points, end exclusive (a browser's UTF-16 offsets:
+        :func:`hitl_widgets.core.spans.from_utf16`). ``relations``: ``(head, child, label)``
+        or dicts, naming spans by their ``id`` (their position in ``spans`` when none given).
+        Everything is checked before anything is written (:class:`SpanError` says what and
+        what to do); then one transaction. Returns the ids written (:class:`Submitted`).
+        """
+        return self.ledger.submit_spans(item_id, spans, annotator=annotator, relations=relations,
+                                        source=source, ms_on_item=ms_on_item, extra=extra)
+
+    def relate(self, head: int, child: int, label: str, *, annotator: str) -> int:
+        """Add a relation between two current spans (``span_id``s) of one item; its id."""
+        return self.ledger.relate(head, child, label, annotator=annotator)
+
+    def retract_span(self, span_id: int, *, annotator: str) -> dict:
+        """Delete one of the annotator's current spans; the relations naming it are deleted
+        with it, in the same transaction. Returns what was deleted."""
+        return self.ledger.retract_span(span_id, annotator=annotator)
+
+    def retract_relation(self, relation_id: int, *, annotator: str) -> dict:
+        """Delete one of the annotator's current relations (its spans stay)."""
+        return self.ledger.retract_relation(relation_id, annotator=annotator)
+
+    def undo_spans(self, item_id: str, *, annotator: str) -> dict | None:
+        """Undo the annotator's latest submission of spans on this item; the one before it
+        (if any) is current again. Returns the undone submission, or None."""
+        return self.ledger.undo_spans(item_id, annotator=annotator)
+
+    def spans(self, annotator: str | None = None):
+        """The current spans as a DataFrame: item_id, annotator, start, end, label, span_id,
+        text, source, score, submission, created_at (``text[start:end]`` of the item's text)."""
+        return spans_frame(self.store, annotator)
+
+    def relations(self, annotator: str | None = None):
+        """The current relations: item_id, annotator, head, child (span_ids), label,
+        relation_id, submission, created_at."""
+        return relations_frame(self.store, annotator)
+
+    def span_submissions(self, annotator: str | None = None):
+        """The current submission per (item, annotator), with its span and relation counts
+        (``n_spans == 0``: the annotator found nothing to mark)."""
+        return submissions_frame(self.store, annotator)
 
     # -- reading --------------------------------------------------------------------------
     def labels(self, annotator: str | None = None):

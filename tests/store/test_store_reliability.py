@@ -471,7 +471,7 @@ def test_a_version_2_file_migrates_to_the_latest_with_its_data_intact(tmp_path):
     _v2_file(path)
     before = _dump(path)
     with Project(path) as project:
-        assert project.store._query("PRAGMA user_version")[0][0] == migrations.LATEST == 4
+        assert project.store._query("PRAGMA user_version")[0][0] == migrations.LATEST == 5
         indexes = {r[0] for r in project.store._query(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "events_by_kind_seq" in indexes  # v4

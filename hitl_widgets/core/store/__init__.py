@@ -4,7 +4,10 @@
   migrations, triggers that refuse rewrites, durable commits).
 - :class:`Ledger`: the store, the label schema and the listeners of an open project: the only
   code that writes events, each write saying whether listeners hear of it.
-- :class:`LabelSchema`: the labels, their keys and guidelines.
+- :class:`LabelSchema`: the labels, their keys and guidelines; :class:`SpanSchema`: span and
+  relation labels, and whether spans may overlap.
+- spans: a submission of an item's spans is checked whole (:class:`SpanError` otherwise) and
+  read back with :func:`spans_frame`, :func:`relations_frame` and :func:`submissions_frame`.
 - :func:`build_records`: what ``Project.add_items`` accepts, checked and turned into items.
 - media helpers: images are sniffed, checked and only read below the project's image root.
 
@@ -22,16 +25,26 @@ from ._items import ItemError, build_records
 from ._ledger import Ledger, check_annotator, check_source
 from ._media import MediaError, read_below, sniff_mime
 from ._migrations import ForeignFileError
-from ._schema import Guideline, LabelSchema, SchemaError
+from ._schema import Guideline, LabelSchema, SchemaError, SpanSchema
+from ._spans import (
+    FRAME_COLUMNS,
+    SpanError,
+    Submitted,
+    relations_frame,
+    spans_frame,
+    submissions_frame,
+)
 from ._store import EVENT_KINDS, SOURCES, ItemRecord, Store, StoreError
 
-__all__ = ["EVENT_KINDS", "SOURCES", "ForeignFileError", "Guideline", "ItemError", "ItemRecord",
-           "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError", "SchemaError", "Store", "StoreError",
-           "build_records", "check_annotator", "check_source", "read_below", "sniff_mime"]
+__all__ = ["EVENT_KINDS", "FRAME_COLUMNS", "SOURCES", "ForeignFileError", "Guideline", "ItemError",
+           "ItemRecord", "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError",
+           "SchemaError", "SpanError", "SpanSchema", "Store", "StoreError", "Submitted",
+           "build_records", "check_annotator", "check_source", "read_below", "relations_frame",
+           "sniff_mime", "spans_frame", "submissions_frame"]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.store.X``), not the private
 # module they are defined in.
-for _error in (ForeignFileError, ItemError, MediaError, SchemaError, StoreError,):
+for _error in (ForeignFileError, ItemError, MediaError, SchemaError, SpanError, StoreError,):
     _error.__module__ = __name__
 del _error
 

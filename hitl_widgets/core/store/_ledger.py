@@ -31,6 +31,7 @@ Example
 from __future__ import annotations
 
 import logging
+import numbers
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,7 +41,8 @@ from typing import Any
 from .._checks import item_id as check_item_id
 from .._checks import item_id_list
 from ._index import LabelIndex
-from ._schema import LabelSchema, SchemaError
+from ._schema import LabelSchema, SchemaError, SpanSchema
+from ._spans import SpanError, Submitted, check_relations, check_spans
 from ._store import SOURCES, ItemRecord, Store
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,15 @@ class Ledger:
     store : the open :class:`Store`.
     schema : the project's :class:`LabelSchema`; labels are validated against it.
     image_root : the only folder image paths may be read from (None: none set).
+    span_schema : the project's :class:`SpanSchema`, or None when it labels no spans.
     """
 
-    def __init__(self, store: Store, schema: LabelSchema, image_root: Path | None = None):
+    def __init__(self, store: Store, schema: LabelSchema, image_root: Path | None = None,
+                 span_schema: SpanSchema | None = None):
         self.store = store
         self.schema = schema
         self.image_root = image_root
+        self.span_schema = span_schema
         # The current labels and gold answers, kept up to date from the log (views read these).
         self.label_index = LabelIndex(store)
         self._listeners: list[Listener] = []
@@ -76,16 +81,22 @@ class Ledger:
     @classmethod
     def open(cls, path: str | Path, labels: Sequence[str] | None = None, *,
              multi_label: bool | None = None, keys: Any = None, guidelines: Any = None,
-             image_root: Path | None = None, read_only: bool = False) -> Ledger:
-        """Open (or create) a project file: read its schema and image root, and write what
+             image_root: Path | None = None, read_only: bool = False,
+             span_labels: Sequence[str] | None = None,
+             relation_labels: Sequence[str] | None = None, overlapping: bool | None = None,
+             span_keys: Any = None) -> Ledger:
+        """Open (or create) a project file: read its schemas and image root, and write what
         changes in one transaction. Arguments as for :class:`hitl_widgets.Project`."""
         store = Store(path, read_only=read_only)
+        spans = {"labels": span_labels, "relation_labels": relation_labels,
+                 "overlapping": overlapping, "keys": span_keys}
         try:
-            schema, root = _open(store, labels, multi_label, keys, guidelines, image_root)
+            schema, root, span_schema = _open(store, labels, multi_label, keys, guidelines,
+                                              image_root, spans)
         except BaseException:
             store.close()
             raise
-        return cls(store, schema, root)
+        return cls(store, schema, root, span_schema)
 
     @staticmethod
     def of(project: Any) -> Ledger:
@@ -287,6 +298,133 @@ class Ledger:
         return self.append("shown", check_item_id(item_id), notify=False, annotator=annotator,
                            suggestion=self.schema.validate(suggestion), suggestion_score=score)
 
+    # -- spans ----------------------------------------------------------------------------
+    def submit_spans(self, item_id: Any, spans: Sequence[Any], *, annotator: str,
+                     relations: Sequence[Any] = (), source: str = "human",
+                     ms_on_item: int | None = None, extra: dict | None = None) -> Submitted:
+        """An annotator's spans on an item (see :meth:`hitl_widgets.Project.submit_spans`),
+        checked whole and written in one transaction; notifies ``spans``."""
+        item_id = check_item_id(item_id)
+        check_annotator(annotator)
+        check_source(source)
+        schema = self._spans_schema()
+        record = self.store.get_items([item_id]).get(item_id)
+        if record is None:
+            raise KeyError(f"Unknown item id {item_id!r}; add it first with project.add_items(...)")
+        # Items never change, so what is checked here is what the transaction writes against.
+        checked = check_spans(record.text, spans, schema, item_id=item_id)
+        links = check_relations(relations, checked, schema, item_id=item_id)
+        for s in checked:
+            if s["source"] is not None:
+                check_source(s["source"])
+        with self.transaction():
+            seq = self.append("spans", item_id, notify=False, annotator=annotator, source=source,
+                              ms_on_item=ms_on_item, extra=extra)
+            span_ids = self.append_many([dict(
+                kind="span", item_id=item_id, annotator=annotator, labels=[s["label"]],
+                source=s["source"] or source, score=s["score"], target=seq,
+                extra={**s["extra"], "start": s["start"], "end": s["end"], "text": s["text"]},
+            ) for s in checked], notify=False)
+            relation_ids = self.append_many([dict(
+                kind="relation", item_id=item_id, annotator=annotator, labels=[label],
+                source=source, target=seq,
+                extra={"head": span_ids[head], "child": span_ids[child]},
+            ) for head, child, label in links], notify=False)
+            self._notify("spans", {"item_id": item_id, "annotator": annotator, "seq": seq,
+                                   "span_ids": span_ids, "relation_ids": relation_ids})
+        return Submitted(seq, tuple(span_ids), tuple(relation_ids))
+
+    def relate(self, head: int, child: int, label: str, *, annotator: str) -> int:
+        """Add a relation between two current spans of one submission; notifies ``spans``."""
+        check_annotator(annotator)
+        label = self._spans_schema().validate(label, relation=True)
+        with self.transaction():
+            a = self._current_part(head, "span", annotator)
+            b = self._current_part(child, "span", annotator)
+            if a["target"] != b["target"]:
+                raise SpanError(f"Spans {head} and {child} are on different items "
+                                f"({a['item_id']!r}, {b['item_id']!r}); a relation links two "
+                                "spans of one item")
+            if a["seq"] == b["seq"]:
+                raise SpanError(f"head and child are the same span {head}; a relation links "
+                                "two spans")
+            seq = self.append("relation", a["item_id"], notify=False, annotator=annotator,
+                              labels=[label], source="human", target=a["target"],
+                              extra={"head": a["seq"], "child": b["seq"]})
+            self._notify("spans", {"item_id": a["item_id"], "annotator": annotator,
+                                   "seq": a["target"], "relation_ids": [seq]})
+        return seq
+
+    def retract_span(self, span_id: int, *, annotator: str) -> dict:
+        """Delete one current span, and in the same transaction the relations that name it;
+        notifies ``retraction``. Returns what was retracted."""
+        check_annotator(annotator)
+        with self.transaction():
+            span = self._current_part(span_id, "span", annotator)
+            linked = [r["seq"] for r in self.store.live_events(["relation"], [span["item_id"]])
+                      if r["target"] == span["target"]
+                      and span["seq"] in (r["extra"]["head"], r["extra"]["child"])]
+            self.retract([span["seq"], *linked], notify=False, annotator=annotator)
+            done = {"item_id": span["item_id"], "annotator": annotator, "kind": "span",
+                    "span_id": span["seq"], "relation_ids": linked}
+            self._notify("retraction", done)
+        return done
+
+    def retract_relation(self, relation_id: int, *, annotator: str) -> dict:
+        """Delete one current relation (its spans stay); notifies ``retraction``."""
+        check_annotator(annotator)
+        with self.transaction():
+            rel = self._current_part(relation_id, "relation", annotator)
+            self.retract([rel["seq"]], notify=False, annotator=annotator)
+            done = {"item_id": rel["item_id"], "annotator": annotator, "kind": "relation",
+                    "relation_id": rel["seq"]}
+            self._notify("retraction", done)
+        return done
+
+    def undo_spans(self, item_id: Any, *, annotator: str) -> dict | None:
+        """Retract the annotator's latest submission of spans on this item (the one before,
+        if any, is current again); notifies ``retraction``. None when there is none."""
+        item_id = check_item_id(item_id)
+        check_annotator(annotator)
+        with self.transaction():
+            mine = [e for e in self.store.live_events(["spans"], [item_id])
+                    if e["annotator"] == annotator]
+            if not mine:
+                return None
+            self.retract([mine[-1]["seq"]], notify=False, annotator=annotator)
+            self._notify("retraction", {"item_id": item_id, "annotator": annotator,
+                                        "kind": "spans", "seq": mine[-1]["seq"]})
+        return mine[-1]
+
+    def _spans_schema(self) -> SpanSchema:
+        if self.span_schema is None:
+            raise SchemaError(f"{self.store.path} declares no span labels; reopen it with "
+                              "Project(path, span_labels=['PER', 'ORG'])")
+        return self.span_schema
+
+    def _current_part(self, seq: Any, kind: str, annotator: str) -> dict:
+        """The live span (or relation) ``seq`` among the annotator's current spans, or
+        SpanError saying why it is not."""
+        if isinstance(seq, bool) or not isinstance(seq, numbers.Integral):
+            raise SpanError(f"a {kind} id is an int (the span_id or relation_id column); got "
+                            f"{seq!r:.40}")
+        event = self.store.event(int(seq))
+        if event is None or event["kind"] != kind:
+            raise SpanError(f"No {kind} {seq}: it is not a {kind}'s id; take ids from "
+                            f"project.{kind}s()")
+        if event["annotator"] != annotator:
+            raise SpanError(f"{kind.capitalize()} {seq} is {event['annotator']!r}'s, not "
+                            f"{annotator!r}'s; only its annotator can change it")
+        if event["retracted"]:
+            raise SpanError(f"{kind.capitalize()} {seq} was deleted already")
+        mine = [e["seq"] for e in self.store.live_events(["spans"], [event["item_id"]])
+                if e["annotator"] == annotator]
+        if not mine or mine[-1] != event["target"]:
+            raise SpanError(f"{kind.capitalize()} {seq} is not among {annotator!r}'s current "
+                            f"spans on item {event['item_id']!r} (its submission was undone or "
+                            "replaced); take ids from project.spans(annotator=...)")
+        return event
+
     # -- reading helpers ------------------------------------------------------------------
     def label_value(self, labels: list[str]) -> str | tuple[str, ...]:
         """A stored label list as users see it: a str, or a tuple in a multi-label project."""
@@ -294,30 +432,75 @@ class Ledger:
 
 
 # -- opening --------------------------------------------------------------------------
-def _open(store: Store, labels, multi_label, keys, guidelines, root) -> tuple[LabelSchema, Path | None]:
-    """Read the stored schema and image root, and write what changes, in one transaction.
+def _open(store: Store, labels, multi_label, keys, guidelines, root,
+          spans: dict) -> tuple[LabelSchema, Path | None, SpanSchema | None]:
+    """Read the stored schemas and image root, and write what changes, in one transaction.
 
     Deciding and writing under one write lock is what keeps two kernels creating the same
     file with different labels from both succeeding. Nothing is locked when nothing changes.
     """
-    schema, changes = _resolve_schema(store, labels, multi_label, keys, guidelines)
-    stored_root, root_changes = _resolve_root(store, root)
-    if not (changes or root_changes) or store.read_only:
-        return schema, stored_root
-    with store.transaction():  # decide again: another kernel may have written meanwhile
-        schema, changes = _resolve_schema(store, labels, multi_label, keys, guidelines)
+    def decide():
+        span_schema, span_changes = _resolve_spans(store, **spans)
+        schema, changes = _resolve_schema(store, labels, multi_label, keys, guidelines,
+                                          spans_only=span_schema is not None)
         stored_root, root_changes = _resolve_root(store, root)
-        for key, value in {**changes, **root_changes}.items():
-            store.set_meta(key, value)
-    return schema, stored_root
+        return schema, stored_root, span_schema, {**changes, **root_changes, **span_changes}
 
-def _resolve_schema(store: Store, labels, multi_label, keys, guidelines) -> tuple[LabelSchema, dict]:
-    """The schema to use, and the meta entries to write for it (none when unchanged)."""
+    schema, stored_root, span_schema, changes = decide()
+    if not changes or store.read_only:
+        return schema, stored_root, span_schema
+    with store.transaction():  # decide again: another kernel may have written meanwhile
+        schema, stored_root, span_schema, changes = decide()
+        for key, value in changes.items():
+            store.set_meta(key, value)
+    return schema, stored_root, span_schema
+
+def _resolve_spans(store: Store, labels, relation_labels, overlapping,
+                   keys) -> tuple[SpanSchema | None, dict]:
+    """The span schema to use (None: the project labels no spans), and the meta entries to
+    write for it. A project without one may be given one later; once set, its labels,
+    relation labels and layering stay (keys may change), as the label schema's do."""
+    stored = store.get_meta("span_schema")
+    if stored is None:
+        if labels is None:
+            if relation_labels is not None or overlapping is not None or keys:
+                raise SchemaError("relation_labels, overlapping and span_keys describe a span "
+                                  "task: give its span_labels=[...] too")
+            return None, {}
+        if store.read_only:
+            raise SchemaError(f"{store.path} holds no span schema, and it was opened "
+                              "read-only, so none can be written")
+        schema = SpanSchema.build(labels, relation_labels=relation_labels or (),
+                                  overlapping=overlapping or False, keys=keys)
+        return schema, {"span_schema": schema.to_json()}
+    schema = SpanSchema.from_json(stored)
+    for name, given, have in (("span_labels", labels, schema.labels),
+                              ("relation_labels", relation_labels, schema.relation_labels)):
+        if given is not None and list(given) != list(have):
+            raise SchemaError(f"{store.path} has {name} {list(have)}, not {list(given)}; omit "
+                              f"{name}= to reopen it as it is")
+    if overlapping is not None and bool(overlapping) != schema.overlapping:
+        raise SchemaError(f"{store.path} was created with overlapping={schema.overlapping}; "
+                          "spans already stored were checked against it")
+    if keys:  # presentation only: safe to change on reopen
+        schema = SpanSchema.build(schema.labels, relation_labels=schema.relation_labels,
+                                  overlapping=schema.overlapping, keys=keys)
+        if schema.to_json() != stored:
+            return schema, {"span_schema": schema.to_json()}
+    return schema, {}
+
+def _resolve_schema(store: Store, labels, multi_label, keys, guidelines,
+                    spans_only: bool = False) -> tuple[LabelSchema, dict]:
+    """The schema to use, and the meta entries to write for it (none when unchanged).
+    ``spans_only``: a new project may then have no item labels."""
     stored = store.get_meta("schema")
     if stored is None:
         if store.read_only:
             raise SchemaError(f"{store.path} holds no label schema yet, and it was opened "
                               "read-only, so none can be written")
+        if labels is None and spans_only:
+            schema = LabelSchema.spans_only()
+            return schema, {"schema": schema.to_json()}
         if labels is None:
             raise SchemaError(f"{store.path} is a new project: give its labels, e.g. "
                               "Project(path, labels=['ham', 'spam'])")

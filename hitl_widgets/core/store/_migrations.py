@@ -124,7 +124,22 @@ _V4 = """
 CREATE INDEX events_by_kind_seq ON events(kind);
 """
 
-STEPS: list[str] = [_V1, _V2, _V3, _V4]
+# v5: span tasks. A ``spans`` event is one annotator's submission of an item's spans (zero spans
+# is an answer: "nothing to mark"); each ``span`` and ``relation`` event points at its
+# submission through ``target``, so "the current spans" are those of the latest live submission
+# that no retraction removed one by one. The kind trigger is recreated with the longer list; the
+# partial index finds a submission's spans without reading the other events.
+_V5 = """
+DROP TRIGGER events_kind;
+CREATE TRIGGER events_kind BEFORE INSERT ON events
+WHEN NEW.kind NOT IN ('annotation', 'retraction', 'skip', 'suggestion', 'shown', 'gold',
+                      'assignment', 'request', 'flag', 'resolution', 'overlap',
+                      'spans', 'span', 'relation')
+BEGIN SELECT RAISE(ABORT, 'unknown event kind'); END;
+CREATE INDEX events_span_parts ON events(target) WHERE kind IN ('span', 'relation');
+"""
+
+STEPS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 LATEST = len(STEPS)
 
 

@@ -7,6 +7,9 @@ Example
 {'ham': '1', 'spam': '2'}
 >>> schema.validate("spam")
 ('spam',)
+>>> spans = SpanSchema.build(["PER", "ORG"], relation_labels=["works_for"])
+>>> spans.keys, spans.overlapping
+({'PER': '1', 'ORG': '2'}, False)
 """
 
 from __future__ import annotations
@@ -87,8 +90,17 @@ class LabelSchema:
         parsed = {lab: Guideline.coerce(guidelines[lab], lab) for lab in labels if lab in guidelines}
         return cls(labels, bool(multi_label), keys, parsed)
 
+    @classmethod
+    def spans_only(cls) -> LabelSchema:
+        """The label schema of a project that labels spans only: no item labels."""
+        return cls(())
+
     def validate(self, value: str | Iterable[str]) -> tuple[str, ...]:
         """Return the labels as a sorted-by-schema tuple, or raise listing the valid ones."""
+        if not self.labels:
+            raise SchemaError("This project labels spans only: it has no item labels. Submit "
+                              "spans with project.submit_spans(...), or create a project with "
+                              "labels=[...] to label whole items")
         expected = list(self.labels)
         if isinstance(value, str):
             given = (value,)
@@ -127,12 +139,68 @@ class LabelSchema:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LabelSchema:
+        if not data["labels"]:
+            return cls.spans_only()
         return cls.build(
             data["labels"],
             multi_label=data.get("multi_label", False),
             keys=data.get("keys"),
             guidelines=data.get("guidelines"),
         )
+
+
+@dataclass(frozen=True)
+class SpanSchema:
+    """The span task of a project: span labels (with keys), relation labels, and whether spans
+    may overlap. Build one with :meth:`SpanSchema.build`.
+
+    ``overlapping=False`` is a single layer (named entities: no two spans share a character);
+    ``overlapping=True`` lets spans nest and cross, as Prodigy's ``spans.manual`` does.
+    Labels, relation labels and ``overlapping`` are fixed once a project has them; keys may
+    change on reopening, as label keys may.
+    """
+
+    labels: tuple[str, ...]
+    relation_labels: tuple[str, ...] = ()
+    overlapping: bool = False
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, labels: Iterable[str], *, relation_labels: Iterable[str] = (),
+              overlapping: bool = False, keys: Mapping[str, str] | None = None) -> SpanSchema:
+        """Check and complete a span schema: default keys are 1–9, then letters (not ``s``)."""
+        for what, names in (("span_labels", labels), ("relation_labels", relation_labels)):
+            if isinstance(names, str):
+                raise SchemaError(f"{what} must be a list of names, not the string {names!r}")
+        labels, relations = tuple(labels), tuple(relation_labels)
+        if not labels:
+            raise SchemaError("A span task needs at least one span label, e.g. "
+                              "span_labels=['PER', 'ORG']")
+        _check_labels(labels)
+        if relations:
+            _check_labels(relations)
+        if not isinstance(overlapping, bool):
+            raise SchemaError(f"overlapping must be True or False, not {overlapping!r}")
+        return cls(labels, relations, overlapping, _assign_keys(labels, dict(keys or {})))
+
+    def validate(self, label: Any, *, relation: bool = False) -> str:
+        """The span (or relation) label, or raise listing the valid ones."""
+        expected = list(self.relation_labels if relation else self.labels)
+        what = "relation label" if relation else "span label"
+        if not isinstance(label, str) or label not in expected:
+            hint = ("; declare relation labels with relation_labels=[...] when creating the "
+                    "project" if relation and not expected else "")
+            raise SchemaError(f"Unknown {what} {_shown(label)}; expected one of {expected}{hint}")
+        return label
+
+    def to_json(self) -> dict:
+        return {"labels": list(self.labels), "relation_labels": list(self.relation_labels),
+                "overlapping": self.overlapping, "keys": dict(self.keys)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpanSchema:
+        return cls.build(data["labels"], relation_labels=data.get("relation_labels", ()),
+                         overlapping=data.get("overlapping", False), keys=data.get("keys"))
 
 
 def _shown(value: Any) -> str:

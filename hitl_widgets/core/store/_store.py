@@ -48,16 +48,22 @@ log = logging.getLogger(__name__)
 # the user, a lease on an item for an annotator, a request for one more label, a flag for
 # adjudication, an adjudicator's resolution, a per-item overlap.
 QUALITY_KINDS = ("gold", "assignment", "request", "flag", "resolution", "overlap")
-EVENT_KINDS = ("annotation", "retraction", "skip", "suggestion", "shown", *QUALITY_KINDS)
+# Span tasks (see core/store/_spans.py): a submission of an item's spans, and its parts.
+SPAN_KINDS = ("spans", "span", "relation")
+EVENT_KINDS = ("annotation", "retraction", "skip", "suggestion", "shown", *QUALITY_KINDS,
+               *SPAN_KINDS)
 SOURCES = ("human", "model", "lf")
 ADD_CHUNK = 10_000  # items per INSERT batch in add_items: the progress granularity
 _EVENT_COLUMNS = (
     "seq, kind, item_id, annotator, labels, source, score, suggestion, suggestion_score, "
     "ms_on_item, target, extra, created_at"
 )
-# Annotations, skips and resolutions (an annotator's undoable actions) no retraction points at.
+# Annotations, span submissions, skips and resolutions (an annotator's undoable actions) no
+# retraction points at. A submission of spans answers its item as a label does, so progress,
+# leases and queues count it; it has no item label, so the label index leaves it out.
+_ANSWERS = "('annotation', 'spans')"
 _LIVE = (
-    "e.kind IN ('annotation', 'skip', 'resolution') AND NOT EXISTS "
+    "e.kind IN ('annotation', 'spans', 'skip', 'resolution') AND NOT EXISTS "
     "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.target = e.seq)"
 )
 
@@ -328,7 +334,8 @@ class Store:
         return seqs
 
     def retract_last(self, annotator: str, item_id: str | None = None) -> dict | None:
-        """Retract the annotator's latest live annotation or skip; return it, or None.
+        """Retract the annotator's latest live annotation, submission of spans, skip or
+        resolution; return it, or None.
 
         With ``item_id``, refuse (StoreError) unless that latest action is on that item, so a
         stale undo from a view that is behind cannot retract something else.
@@ -349,6 +356,18 @@ class Store:
             _insert_event(conn, _event_row("retraction", row["item_id"], annotator, None, None,
                                            None, None, None, None, row["seq"], None))
             return _event_dict(row)
+
+    def event(self, seq: int) -> dict | None:
+        """One event by its seq, with ``retracted``: whether a retraction points at it."""
+        rows = self._query(
+            f"SELECT {_EVENT_COLUMNS}, EXISTS (SELECT 1 FROM events r WHERE r.kind = "
+            "'retraction' AND r.target = e.seq) AS retracted FROM events e WHERE e.seq = ?",
+            (int(seq),))
+        if not rows:
+            return None
+        out = _event_dict(rows[0])
+        out["retracted"] = bool(out["retracted"])
+        return out
 
     def events(self, since: int = 0) -> list[dict]:
         """The whole log in order (``since`` = only events with a larger seq)."""
@@ -379,7 +398,8 @@ class Store:
 
     def annotator_state(self, annotator: str, item_ids: Iterable[str] | None = None,
                         ) -> tuple[set[str], dict[str, int]]:
-        """(items the annotator has labeled, items skipped and not labeled → seq of the skip).
+        """(items the annotator has labeled or submitted spans on, items skipped and not labeled
+        → seq of the skip).
 
         With ``item_ids``, the same for those items only: an item's state depends on nothing
         but the annotator's events on it and the retractions of those.
@@ -394,7 +414,7 @@ class Store:
                 marks = ",".join("?" * len(chunk))
                 rows += self._query(f"{sql} AND e.item_id IN ({marks}) GROUP BY e.item_id, e.kind",
                                     [annotator, *chunk], tuples=True)
-        done = {r[0] for r in rows if r[1] == "annotation"}
+        done = {r[0] for r in rows if r[1] in ("annotation", "spans")}
         skipped = {r[0]: r[2] for r in rows if r[1] == "skip" and r[0] not in done}
         return done, skipped
 
@@ -414,7 +434,7 @@ class Store:
             "SELECT 0, CASE WHEN e.kind = 'retraction' THEN (SELECT t.item_id FROM events t "
             "WHERE t.seq = e.target AND t.annotator = ?2) ELSE e.item_id END, "
             "e.kind = 'retraction' FROM events e WHERE e.seq > ?1 AND (+e.kind = 'retraction' "
-            "OR (+e.annotator = ?2 AND +e.kind IN ('annotation', 'skip', 'resolution')))",
+            "OR (+e.annotator = ?2 AND +e.kind IN ('annotation', 'spans', 'skip', 'resolution')))",
             (since, annotator), tuples=True)
         top = next(value for is_top, _, value in rows if is_top)
         touched = {item_id for is_top, item_id, _ in rows if not is_top and item_id is not None}
@@ -468,7 +488,7 @@ class Store:
         for chunk in _chunks(list(item_ids), 500):
             marks = ",".join("?" * len(chunk))
             for item_id, annotator in self._query(
-                f"SELECT e.item_id, e.annotator FROM events e WHERE e.kind = 'annotation' AND "
+                f"SELECT e.item_id, e.annotator FROM events e WHERE e.kind IN {_ANSWERS} AND "
                 f"e.item_id IN ({marks}) AND {_LIVE} GROUP BY e.item_id, e.annotator", chunk
             ):
                 out.setdefault(item_id, set()).add(annotator)
@@ -481,7 +501,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             out.update(r[0] for r in self._query(
                 f"SELECT DISTINCT e.item_id FROM events e WHERE e.annotator = ? AND "
-                f"e.kind = 'annotation' AND e.item_id IN ({marks}) AND {_LIVE}", [annotator, *chunk]))
+                f"e.kind IN {_ANSWERS} AND e.item_id IN ({marks}) AND {_LIVE}", [annotator, *chunk]))
         return out
 
     def leases(self, item_ids: Sequence[str], now: float) -> dict[str, dict[str, float]]:

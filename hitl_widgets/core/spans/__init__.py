@@ -1,0 +1,29 @@
+"""Span tasks beyond the store: offsets as a browser counts them, and export and import.
+
+- :func:`from_utf16`, :func:`to_utf16`, :func:`utf16_length`: convert a browser's UTF-16
+  offsets to the code points the store keeps, and back (:class:`OffsetError` inside a
+  surrogate pair or on a lone surrogate).
+- :func:`to_docbin` / :func:`from_docbin` (spaCy), :func:`to_jsonl` / :func:`from_jsonl`
+  (Prodigy-style), :func:`to_conll` (IOB2): an export returns a :class:`SpanExport` with its
+  counts and every span it could not carry (:class:`Problem`, by item and span id); an import
+  writes in one transaction and returns a :class:`SpanImport`.
+
+Spans themselves are written and read through the project (``project.submit_spans``,
+``project.spans()``), whose ledger is the one writer.
+
+Example
+-------
+>>> from_utf16("😀 hi", 3), to_utf16("😀 hi", 2)
+(2, 3)
+"""
+
+from ._common import Problem, SpanExport, SpanImport
+from ._conll import to_conll
+from ._jsonl import from_jsonl, to_jsonl
+from ._offsets import OffsetError, from_utf16, to_utf16, utf16_length
+from ._spacy import from_docbin, to_docbin
+
+__all__ = ["OffsetError", "Problem", "SpanExport", "SpanImport", "from_docbin", "from_jsonl",
+           "from_utf16", "to_conll", "to_docbin", "to_jsonl", "to_utf16", "utf16_length"]
+
+OffsetError.__module__ = __name__
