@@ -374,3 +374,10 @@ def test_no_pairs_gives_empty_tables():
     result = span_f1(spans, n_boot=10)
     assert result.pairs.empty and result.n_items == 0
     assert result.summary["f1"].isna().all()
+
+
+def test_submissions_with_no_spans_at_all_give_nan_not_an_error():
+    empty = frame([]).astype({"start": "int64", "end": "int64"})
+    result = span_f1(empty, submitted=[("d", "a"), ("d", "b")], n_boot=10)
+    assert result.pairs.empty and result.n_items == 1
+    assert result.summary["f1"].isna().all()

@@ -94,3 +94,10 @@ def test_bad_input_raises():
         span_consensus(pd.DataFrame({"item_id": ["d"], "annotator": ["x"]}))
     with pytest.raises(ValueError, match="start >= end"):
         span_consensus(frame([("d", "x", 5, 5, "PER")]))
+
+
+def test_a_reason_names_five_spans_and_counts_the_rest():
+    spans = frame([("d", "x" if k % 2 else "y", 2 * k, 2 * k + 1, "PER") for k in range(7)])
+    reason = span_consensus(spans).items.loc["d", "reason"]
+    assert reason.startswith("7 spans short of a majority (2 of 2 annotators): PER [0, 1) 1 vote")
+    assert reason.count(" vote") == 5 and reason.endswith("; and 2 more")

@@ -102,6 +102,11 @@ def test_bad_input_raises(spans, texts, error, message):
         span_tags(spans, texts)
 
 
+def test_a_tokenizer_with_overlapping_tokens_is_refused():
+    with pytest.raises(ValueError, match="tokenizer's offsets for item 'd1'"):
+        span_tags(frame([("d1", "x", 0, 3, "PER")]), TEXTS, tokenizer=lambda t: [(0, 3), (2, 5)])
+
+
 def test_a_span_text_that_no_longer_matches_raises():
     spans = frame([("d1", "x", 0, 3, "PER")]).assign(text=["Bob"])
     with pytest.raises(ValueError, match="has text 'Bob', but the item's text there is 'Ada'"):

@@ -247,10 +247,12 @@ def _boot(k: _Counts, n_labels: int, n_boot: int, rng: np.random.Generator) -> n
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     tail = (1 - confidence) / 2 * 100
+    if values.size == 0:  # no labels at all
+        return np.zeros(values.shape[1:]), np.zeros(values.shape[1:])
     with warnings.catch_warnings():  # a label absent from every resample: NaN interval
         warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanpercentile(values, [tail, 100 - tail], axis=0)
-    return low, high
+        bounds = np.nanpercentile(values, [tail, 100 - tail], axis=0)
+    return bounds[0], bounds[1]
 
 
 def span_f1(spans: pd.DataFrame, *, submitted: Any = None, labels: Sequence | None = None,

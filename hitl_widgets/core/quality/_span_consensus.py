@@ -99,6 +99,32 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _reasons(disputed: pd.DataFrame, c: CodedSpans, n_ann: np.ndarray,
+             share: float) -> np.ndarray:
+    """Per item, why it is flagged (None where it is not): the spans short of the majority."""
+    reasons = np.full(len(c.items), None, dtype=object)
+    if disputed.empty:
+        return reasons
+    votes = disputed["votes"].astype(str)
+    desc = (pd.Series(np.asarray(c.labels[disputed["lab"].to_numpy()], dtype=str),
+                      index=disputed.index) + " [" + disputed["start"].astype(str) + ", "
+            + disputed["end"].astype(str) + ") " + votes
+            + np.where(disputed["votes"] == 1, " vote", " votes"))
+    shown = disputed.groupby("item").cumcount() < _REASON_SPANS
+    named = desc[shown].groupby(disputed["item"][shown]).agg("; ".join)
+    n_disp = disputed.groupby("item").size()
+    code = n_disp.index.to_numpy()
+    n = n_ann[code]
+    need = np.floor(share * n).astype(np.int64) + 1
+    more = np.where(n_disp.to_numpy() > _REASON_SPANS,
+                    "; and " + (n_disp - _REASON_SPANS).astype(str) + " more", "")
+    head = (n_disp.astype(str) + np.where(n_disp.to_numpy() == 1, " span", " spans")
+            + " short of a majority (" + pd.Series(need, index=n_disp.index).astype(str)
+            + " of " + pd.Series(n, index=n_disp.index).astype(str) + " annotators): ")
+    reasons[code] = (head + named.reindex(n_disp.index) + more).to_numpy()
+    return reasons
+
+
 def span_consensus(spans: pd.DataFrame, *, submitted: Any = None,
                    labels: Sequence | None = None, share: float = 0.5) -> SpanConsensus:
     """Consensus spans (same label and offsets, votes above ``share`` of the item's annotators).
@@ -129,17 +155,7 @@ def span_consensus(spans: pd.DataFrame, *, submitted: Any = None,
     labels_of = c.labels[votes["lab"].to_numpy()]
     n_cons = np.bincount(votes["item"], votes["consensus"], len(c.items)).astype("int64")
     n_disp = np.bincount(votes["item"], ~votes["consensus"], len(c.items)).astype("int64")
-    reasons = np.full(len(c.items), None, dtype=object)
-    disputed = votes[~votes["consensus"]]
-    for code, group in disputed.groupby("item"):
-        n = int(n_ann[code])
-        need = int(np.floor(share * n)) + 1
-        named = "; ".join(f"{c.labels[r.lab]} [{r.start}, {r.end}) {r.votes} vote"
-                          f"{'s' if r.votes != 1 else ''}"
-                          for r in group.head(_REASON_SPANS).itertuples())
-        more = f"; and {len(group) - _REASON_SPANS} more" if len(group) > _REASON_SPANS else ""
-        reasons[code] = (f"{len(group)} span{'s' if len(group) != 1 else ''} short of a "
-                         f"majority ({need} of {n} annotators): {named}{more}")
+    reasons = _reasons(votes[~votes["consensus"]], c, n_ann, share)
     items = pd.DataFrame({"n_annotators": n_ann, "n_consensus": n_cons,
                           "n_disputed": n_disp, "flagged": n_disp > 0, "reason": reasons},
                          index=c.items)

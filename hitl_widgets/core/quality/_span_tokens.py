@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ def _tokenizer(tokenizer: Any) -> Callable[[str], Any]:
         tokenizer = re.compile(tokenizer)
     if isinstance(tokenizer, re.Pattern):
         pattern = tokenizer
-        return lambda text: [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
+        return lambda text: (m.span() for m in pattern.finditer(text) if m.end() > m.start())
     if callable(tokenizer):
         return tokenizer
     raise TypeError(f"tokenizer must be None (whitespace), a regex matching one token, or a "
@@ -72,14 +73,15 @@ def _texts(texts: Any, c: CodedSpans) -> list[str]:
     return out
 
 
-def _tokens(texts: list[str], tokenize: Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tokens(texts: list[str], tokenize: Callable,
+            ids: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per item, token offsets: (starts, ends, tokens per item), items in code order."""
     starts, ends, counts = [], [], []
     for code, text in enumerate(texts):
-        offs = np.asarray(list(tokenize(text)), dtype=np.int64).reshape(-1, 2)
+        offs = np.fromiter(chain.from_iterable(tokenize(text)), dtype=np.int64).reshape(-1, 2)
         if len(offs) and ((offs[:, 0] >= offs[:, 1]).any() or (offs[1:, 0] < offs[:-1, 1]).any()
                           or offs[0, 0] < 0 or offs[-1, 1] > len(text)):
-            raise ValueError(f"the tokenizer's offsets for item {code} are not ordered, "
+            raise ValueError(f"the tokenizer's offsets for item {ids[code]!r} are not ordered, "
                              "non-empty, non-overlapping (start, end) pairs within the text")
         starts.append(offs[:, 0])
         ends.append(offs[:, 1])
@@ -122,7 +124,7 @@ def span_tags(spans: pd.DataFrame, texts: Mapping | pd.Series, *, tokenizer: Any
     c = code_spans(spans, submitted, labels)
     text_list = _texts(texts, c)
     _check_offsets(c, text_list)
-    t_start, t_end, n_tok = _tokens(text_list, _tokenizer(tokenizer))
+    t_start, t_end, n_tok = _tokens(text_list, _tokenizer(tokenizer), c.items)
     off = np.concatenate([[0], np.cumsum(n_tok)])
     t_item = np.repeat(np.arange(len(n_tok)), n_tok)
     width = max((len(t) for t in text_list), default=0) + 1
@@ -187,9 +189,10 @@ def token_agreement(spans: pd.DataFrame, texts: Mapping | pd.Series, *,
     0.5
     """
     tags = span_tags(spans, texts, tokenizer=tokenizer, submitted=submitted, labels=labels)
-    key = tags["item_id"].astype(str) + "\x1f" + tags["token"].astype(str)
-    ratings = pd.DataFrame({"item": pd.factorize(key)[0], "annotator": tags["annotator"],
-                            "label": tags["tag"]})
+    item = pd.factorize(tags["item_id"])[0].astype(np.int64)
+    token = tags["token"].to_numpy()
+    ratings = pd.DataFrame({"item": item * (int(token.max(initial=0)) + 1) + token,
+                            "annotator": tags["annotator"], "label": tags["tag"]})
     if callable(metric):
         return metric(ratings)
     if metric == "cohen_kappa":
