@@ -8,6 +8,10 @@ the Dashboard shows.
 - agreement: :func:`cohen_kappa`, :func:`fleiss_kappa`, :func:`krippendorff_alpha`,
   :func:`per_label`, :func:`pairwise_kappa`, :func:`bootstrap_ci`;
 - consensus: :func:`majority_vote`, :func:`dawid_skene`;
+- spans: :func:`span_f1` (pairwise exact and partial F1 per label and pair, with bootstrap
+  intervals), :func:`span_tags` and :func:`token_agreement` (BIO tags per token, scored by the
+  agreement functions above), :func:`span_consensus` (majority spans, flagged items and what an
+  adjudicator sees);
 - the Dashboard's numbers as DataFrames: :func:`agreement_over_time`, :func:`annotator_stats`,
   :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`, and
   :class:`DashboardStats` (the same, kept up to date from the changed items).
@@ -45,6 +49,9 @@ from ._routing import (
     queue_depth,
     set_overlap,
 )
+from ._span_agreement import SpanAgreement, span_f1
+from ._span_consensus import SpanConsensus, span_consensus
+from ._span_tokens import span_tags, token_agreement
 from ._stats import (
     LabelCache,
     agreement_over_time,
@@ -81,6 +88,7 @@ __all__ = [
     "known_ids", "krippendorff_alpha", "majority_vote", "needed", "pair_confusion",
     "pairwise_kappa", "per_label", "quality_alerts", "queue_depth", "remove_gold",
     "resolutions", "resolve", "set_gold", "set_overlap", "spot_check",
+    "SpanAgreement", "SpanConsensus", "span_consensus", "span_f1", "span_tags", "token_agreement",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
