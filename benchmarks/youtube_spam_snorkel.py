@@ -258,5 +258,6 @@ def main() -> None:
     print("\nWhich to trust, judged on 100 random human labels of train (compare_label_models):")
     print(compare_label_models(L_train, Y_human, 2, label_model=model).round(3).to_string())
 
+
 if __name__ == "__main__":
     main()

@@ -250,6 +250,7 @@ def mc_dropout_proba(model: Any, X, T: int = 20, device: Any = None) -> np.ndarr
     else:
         dev = pick_device(device)
         module = model.to(dev)
+
         def to_tensor(rows):
             return torch.as_tensor(rows, device=dev)
     dropouts = [m for m in module.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]

@@ -154,7 +154,6 @@ def known_ids(ledger: Ledger, item_ids: Sequence[Any]) -> list[str]:
     return ids
 
 
-
 class LeasingQueue(Queue):
     """Leases shared by both queues: keep one's own, renew them before they lapse, release them."""
 

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from ._store import Store
 
 
-
 CHUNK = 50_000  # events read from the log at a time; a sync of more pauses the cyclic collector
 
 

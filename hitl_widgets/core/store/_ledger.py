@@ -455,6 +455,7 @@ def _open(store: Store, labels, multi_label, keys, guidelines, root,
             store.set_meta(key, value)
     return schema, stored_root, span_schema
 
+
 def _resolve_spans(store: Store, labels, relation_labels, overlapping,
                    keys) -> tuple[SpanSchema | None, dict]:
     """The span schema to use (None: the project labels no spans), and the meta entries to
@@ -489,6 +490,7 @@ def _resolve_spans(store: Store, labels, relation_labels, overlapping,
             return schema, {"span_schema": schema.to_json()}
     return schema, {}
 
+
 def _resolve_schema(store: Store, labels, multi_label, keys, guidelines,
                     spans_only: bool = False) -> tuple[LabelSchema, dict]:
     """The schema to use, and the meta entries to write for it (none when unchanged).
@@ -520,6 +522,7 @@ def _resolve_schema(store: Store, labels, multi_label, keys, guidelines,
         if schema.to_json() != stored:
             return schema, {"schema": schema.to_json()}
     return schema, {}
+
 
 def _resolve_root(store: Store, root: Path | None) -> tuple[Path | None, dict]:
     """The image root to use, and the meta entry to write for it (none when unchanged)."""
