@@ -58,6 +58,11 @@ def test_cap_quotas_and_sizes_hold_after_every_batch(setup, seed):
         for e in part:
             seen[e["label"]] = seen.get(e["label"], 0) + 1
         counts = res.counts()
+        # the places are exactly the rule's (allocate), strata that had discarded held back
+        limit = {s: c["capacity"] for s, c in before.items() if c["seen"] > c["capacity"]}
+        assert {s: c["capacity"] for s, c in counts.items()} == allocate(
+            capacity, {s: c["seen"] for s, c in counts.items()}, res.quotas, res.min_size,
+            res.max_size, limit)
         assert res.size <= capacity
         assert sum(c["capacity"] for c in counts.values()) <= capacity
         for s, c in counts.items():
@@ -163,6 +168,16 @@ def test_dataframe_chunks_tuples_and_dicts_of_columns_are_all_batches():
     tuples = StratifiedReservoir(3, by=1, seed=0)
     tuples.ingest(iter([(0.1, "u"), (0.2, "v")] * 10), batch_size=3)
     assert tuples.counts()["u"]["seen"] == 10
+
+
+def test_rows_held_from_a_dataframe_are_its_records():
+    frame = pd.DataFrame({"n": np.arange(6), "x": np.linspace(0, 1, 6), "label": list("abcabc"),
+                          "at": pd.date_range("2026-01-01", periods=6, freq="h"),
+                          "tags": [["t"]] * 6})
+    res = StratifiedReservoir(6, by="label", seed=0)
+    res.add(frame)
+    assert sorted(res.held(), key=lambda r: r["n"]) == frame.to_dict("records")
+    assert type(res.held("a")[0]["n"]) is int
 
 
 def test_batches_split_one_dataframe_and_stop_at_max_events():

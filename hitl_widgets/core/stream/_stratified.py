@@ -69,7 +69,9 @@ class StratifiedReservoir:
     algorithm : {"L", "R"}
         The uniform reservoir in each stratum (same samples in law; L skips, R draws per event).
     features : sequence, optional
-        Columns/keys that must be finite (NaN or inf refused). Default: every number.
+        Columns/keys that must be finite (NaN or inf refused): float values and numpy float
+        arrays (embeddings) are checked; a list of floats is not looked into. Default: every
+        number.
     seed : int or numpy.random.Generator
 
     Example
@@ -167,7 +169,9 @@ class StratifiedReservoir:
         # Checked: from here on nothing raises, so the batch goes in whole.
         for s in new:
             self._new_stratum(s)
-        order = np.argsort(codes, kind="stable")
+        # a stable sort of small integer codes is a radix sort in numpy: linear in the batch
+        small = np.int16 if len(strata) < 2**15 else np.int64
+        order = np.argsort(codes.astype(small), kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(strata) + 1))
         members = {s: order[bounds[i]:bounds[i + 1]] for i, s in enumerate(strata)}
         seen = {s: r.seen + len(members.get(s, ())) for s, r in self.reservoirs.items()}

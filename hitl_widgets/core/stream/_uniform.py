@@ -9,8 +9,9 @@ length: after ``n`` events, every ``capacity``-subset of them is equally likely 
 - :class:`ReservoirL` (Li 1994, "Algorithm L"): instead of one draw per event it draws how many
   events to *skip* before the next one kept, from the geometric law that threshold ``W`` (the
   largest of the held events' uniform keys) implies. A batch is consumed by jumping from kept
-  event to kept event, so after the reservoir is full the work per batch is proportional to the
-  events kept (about ``capacity * log(n / capacity)`` in all), not to the batch's length.
+  event to kept event (the chain of jumps computed a block at a time with numpy), so after the
+  reservoir is full the work per batch is proportional to the events kept (about
+  ``capacity * log(n / capacity)`` in all), not to the batch's length.
 
 Both accept ``resize``: shrinking drops a uniform random subset of the held events (a uniform
 subset of a uniform sample is a uniform sample), growing is only allowed while nothing has been
@@ -40,7 +41,8 @@ import numpy as np
 
 from ._rng import check_count, make_rng, rng_from_state, rng_state
 
-_MAX_SKIP = 2**62  # a skip longer than any stream; keeps the int conversion in range
+_MAX_SKIP = 2**40  # longer than any stream; sums of 2**16 of them stay inside int64
+_BLOCK = 256  # uniforms drawn per numpy call by Algorithm L
 
 
 class _Uniform:
@@ -71,7 +73,7 @@ class _Uniform:
         ``positions`` are positions within this batch, in increasing order; only the values the
         reservoir ends up holding are asked for, so a caller never builds the rest. ``index``
         gives each event's position in the whole stream (default: ``seen``, ``seen + 1``, ...).
-        Returns the positions that were kept.
+        Returns the positions written (in order; a later one may overwrite an earlier one).
         """
         n = check_count(n, "n", minimum=0)
         if index is None:
@@ -211,39 +213,68 @@ class ReservoirL(_Uniform):
         super().__init__(capacity, seed=seed)
         self.log_w = math.nan  # log of the threshold W; NaN = not drawn yet
         self.next = -1  # stream position (0-based) of the next event to keep
+        # Uniforms in (0, 1], drawn _BLOCK at a time; the unused ones are part of the state,
+        # so the draws never depend on where batches end.
+        self.uniforms = np.empty(0)
 
     def _reset_threshold(self) -> None:
         self.log_w, self.next = math.nan, -1
 
-    def _skip(self) -> int:
-        log_u = math.log(1.0 - self.rng.random())  # U in (0, 1]: log is finite
-        step = log_u / math.log1p(-math.exp(self.log_w)) if self.log_w < 0 else 0.0
-        return int(min(step, _MAX_SKIP))
+    def _peek(self, m: int) -> np.ndarray:
+        """The next ``m`` uniforms, without using them up (``_use`` does)."""
+        while len(self.uniforms) < m:
+            self.uniforms = np.concatenate([self.uniforms, 1.0 - self.rng.random(_BLOCK)])
+        return self.uniforms[:m]
+
+    def _use(self, m: int) -> None:
+        self.uniforms = self.uniforms[m:]
+
+    @staticmethod
+    def _skips(log_w: np.ndarray, u: np.ndarray) -> np.ndarray:
+        # geometric with success probability W: floor(log U / log(1 - W)), in log space
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.log(u) / np.log1p(-np.exp(log_w))
+        return np.minimum(np.nan_to_num(step, nan=0.0), _MAX_SKIP).astype(np.int64)
 
     def _choose(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         fill = self._fill(n)
-        kept: dict[int, int] = {}  # slot -> position of the last event sent there
         start, end = self.seen, self.seen + n
+        positions = [np.arange(fill, dtype=np.int64)]
+        slots = [self.size + positions[0]]
         if fill < n and self.capacity > 0:  # a reservoir of 0 places keeps nothing
             k = self.capacity
             if math.isnan(self.log_w):
                 here = start + fill  # events seen when the threshold is drawn
                 self.log_w = math.log(self.rng.beta(k, here - k + 1))
-                self.next = here + self._skip()
+                self.next = here + int(self._skips(np.array([self.log_w]), self._peek(1))[0])
+                self._use(1)
+            kept_pos, kept_slots = [], []
             while self.next < end:
-                kept[int(self.rng.integers(k))] = self.next - start  # later events win a slot
-                self.log_w += math.log(1.0 - self.rng.random()) / k
-                self.next += self._skip() + 1
-        order = sorted(kept.items(), key=lambda item: item[1])
+                # The jumps are a chain (each W from the last), computed m steps at a time in
+                # numpy from the same uniforms, in the same order, as a scalar loop would use:
+                # per kept event a slot U, a threshold U and a skip U.
+                m = int(min(max(k * math.log(end / (self.next + 1)) * 1.2 + 8, 8), 2**16))
+                u = self._peek(3 * m).reshape(m, 3)
+                slot = np.minimum(((1.0 - u[:, 0]) * k).astype(np.int64), k - 1)
+                log_w = np.cumsum(np.concatenate([[self.log_w], np.log(u[:, 1]) / k]))[1:]
+                steps = self._skips(log_w, u[:, 2]) + 1
+                at = self.next + np.concatenate([[0], np.cumsum(steps[:-1])])
+                used = int(np.searchsorted(at, end))  # kept events inside this batch
+                kept_pos.append(at[:used] - start)
+                kept_slots.append(slot[:used])
+                self._use(3 * used)
+                self.log_w = float(log_w[used - 1])
+                self.next = int(at[used - 1] + steps[used - 1])
+            if kept_pos:
+                p, s = _last_per_slot(np.concatenate(kept_pos), np.concatenate(kept_slots))
+                positions.append(p)
+                slots.append(s)
         # Filling appends come first; a later event may overwrite a slot filled in this batch.
-        positions = np.concatenate([np.arange(fill, dtype=np.int64),
-                                    np.array([p for _, p in order], dtype=np.int64)])
-        slots = np.concatenate([self.size + np.arange(fill, dtype=np.int64),
-                                np.array([s for s, _ in order], dtype=np.int64)])
-        return positions, slots
+        return np.concatenate(positions), np.concatenate(slots)
 
     def _extra_state(self) -> dict:
-        return {"log_w": self.log_w, "next": self.next}
+        return {"log_w": self.log_w, "next": self.next, "uniforms": self.uniforms.copy()}
 
     def _load_extra(self, state: dict) -> None:
         self.log_w, self.next = float(state["log_w"]), int(state["next"])
+        self.uniforms = np.array(state["uniforms"], dtype=np.float64)
