@@ -219,7 +219,7 @@ class StratifiedReservoir:
             return self._assign_slow(values)
         if len(codes) and codes.min() < 0:
             _missing(int(np.flatnonzero(codes < 0)[0]))
-        strata = [_stratum(u, f"event {int(np.argmax(codes == i))}")
+        strata = [_stratum(u, lambda i=i: f"event {int(np.argmax(codes == i))}")
                   for i, u in enumerate(uniques.tolist())]
         self._check_known(strata, codes)
         return strata, codes.astype(np.int64)
@@ -329,10 +329,15 @@ class StratifiedReservoir:
                 f"held={self.size}, seen={self.seen})")
 
 
-def _stratum(value: Any, where: str) -> Hashable:
-    """A stratum key as plain Python (numpy scalars unwrapped), refusing unhashable ones."""
+def _stratum(value: Any, where: str | Callable[[], str]) -> Hashable:
+    """A stratum key as plain Python (numpy scalars unwrapped), refusing unhashable ones.
+
+    ``where`` names the event in an error (a function: it is only worked out on error).
+    """
     if isinstance(value, np.generic):
         value = value.item()
+    if callable(where):
+        where = _Lazy(where)
     try:
         hash(value)
     except TypeError:
@@ -343,6 +348,16 @@ def _stratum(value: Any, where: str) -> Hashable:
         raise ValueError(f"{where}: the stratum is missing ({value!r}); fill or drop events "
                          "without one. Nothing from this batch was ingested")
     return value
+
+
+class _Lazy:
+    """Text worked out only when an error message formats it."""
+
+    def __init__(self, make: Callable[[], str]):
+        self.make = make
+
+    def __format__(self, spec: str) -> str:
+        return format(self.make(), spec)
 
 
 def _is_missing(value: Any) -> bool:
