@@ -6,8 +6,8 @@ features at once; :class:`DriftMonitor` runs it over a stream in windows and kee
 :func:`request_labels` sends a drifted window's items back to the annotators.
 """
 
-from ._compare import COLUMNS, CORRECTIONS, DriftError, adjust, compare, psi
+from ._compare import COLUMNS, CORRECTIONS, DriftError, Reference, adjust, compare, psi
 from ._monitor import DriftAlert, DriftMonitor, request_labels
 
-__all__ = ["COLUMNS", "CORRECTIONS", "DriftAlert", "DriftError", "DriftMonitor", "adjust",
-           "compare", "psi", "request_labels"]
+__all__ = ["COLUMNS", "CORRECTIONS", "DriftAlert", "DriftError", "DriftMonitor", "Reference",
+           "adjust", "compare", "psi", "request_labels"]

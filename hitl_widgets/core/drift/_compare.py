@@ -31,6 +31,7 @@ import numpy as np
 
 CORRECTIONS = ("fdr_bh", "fdr_by", "bonferroni", "holm", "none")
 PSI_FLOOR = 1e-4  # a bin's share is at least this: an empty bin would make the PSI infinite
+KS_EXACT_UP_TO = 10_000  # scipy's ks_2samp computes exact p-values up to this sample size
 COLUMNS = ["feature", "kind", "test", "statistic", "p_value", "p_adjusted", "drifted", "psi",
            "wasserstein", "n_reference", "n_current"]
 
@@ -57,30 +58,71 @@ def compare(reference: Any, current: Any, *, features: Sequence[str] | None = No
         (left out of that feature's test; ``n_reference`` / ``n_current`` say how many rest).
     psi_bins : numeric PSI over this many reference quantile bins.
     """
-    import pandas as pd
+    cur = _frame(current, "current")
+    base = Reference(reference, features=features, categorical=categorical,
+                     nan_policy=nan_policy, psi_bins=psi_bins)
+    return base.compare(cur, alpha=alpha, correction=correction)
 
-    ref, cur = _frame(reference, "reference"), _frame(current, "current")
-    names = _features(ref, cur, features)
+
+class Reference:
+    """What a drift check needs of the reference, prepared once: each numeric feature sorted
+    and its PSI bins, each categorical feature's counts. A monitor compares many windows with
+    one reference; scipy's functions would sort it again for every window and every statistic.
+
+    Arguments as for :func:`compare`. ``Reference(ref).compare(window)`` equals
+    ``compare(ref, window)``.
+    """
+
+    def __init__(self, reference: Any, *, features: Sequence[str] | None = None,
+                 categorical: Sequence[str] | None = None, nan_policy: str = "raise",
+                 psi_bins: int = 10) -> None:
+        ref = _frame(reference, "reference")
+        if nan_policy not in ("raise", "omit"):
+            raise DriftError(f"nan_policy must be 'raise' or 'omit', not {nan_policy!r}")
+        if isinstance(psi_bins, bool) or not isinstance(psi_bins, int) or psi_bins < 2:
+            raise DriftError(f"psi_bins must be an int of 2 or more, not {psi_bins!r}")
+        self.features = _features(ref, features)
+        self.kinds = _kinds(ref, self.features, categorical)
+        self.nan_policy = nan_policy
+        self._prepared = {}
+        for name in self.features:
+            values = _values(ref[name], name, "reference", nan_policy)
+            if self.kinds[name] == "numeric":
+                a = np.sort(values.astype(float))
+                edges = np.unique(np.quantile(a, np.linspace(0, 1, psi_bins + 1)[1:-1]))
+                self._prepared[name] = (a, edges, _shares(edges, a))
+            else:
+                import pandas as pd
+
+                self._prepared[name] = (pd.Series(values).value_counts(), len(values))
+
+    def compare(self, current: Any, *, alpha: float = 0.05, correction: str = "fdr_bh"):
+        """:func:`compare` of ``current`` with this reference."""
+        import pandas as pd
+
+        cur = _frame(current, "current")
+        _features(cur, self.features)  # the same columns, or an error naming the missing
+        check_options(alpha, correction)
+        rows = []
+        for name in self.features:
+            b = _values(cur[name], name, "current", self.nan_policy)
+            if self.kinds[name] == "numeric":
+                rows.append(_numeric(name, *self._prepared[name], b.astype(float)))
+            else:
+                rows.append(_categorical(name, *self._prepared[name], b))
+        table = pd.DataFrame(rows, columns=[c for c in COLUMNS
+                                            if c not in ("p_adjusted", "drifted")])
+        table["p_adjusted"], table["drifted"] = adjust(table["p_value"].to_numpy(), alpha,
+                                                       correction)
+        return table[COLUMNS]
+
+
+def check_options(alpha: float, correction: str) -> None:
+    """Refuse an ``alpha`` outside (0, 1) or an unknown correction, saying what is allowed."""
     if correction not in CORRECTIONS:
         raise DriftError(f"correction must be one of {list(CORRECTIONS)}, not {correction!r}")
-    if nan_policy not in ("raise", "omit"):
-        raise DriftError(f"nan_policy must be 'raise' or 'omit', not {nan_policy!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise DriftError(f"alpha must be a number between 0 and 1, not {alpha!r}")
-    if isinstance(psi_bins, bool) or not isinstance(psi_bins, int) or psi_bins < 2:
-        raise DriftError(f"psi_bins must be an int of 2 or more, not {psi_bins!r}")
-    kinds = _kinds(ref, names, categorical)
-    rows = []
-    for name in names:
-        a, b = _values(ref[name], name, "reference", nan_policy), _values(cur[name], name,
-                                                                           "current", nan_policy)
-        if kinds[name] == "categorical":
-            rows.append(_categorical(name, a, b))
-        else:
-            rows.append(_numeric(name, a, b, psi_bins))
-    table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("p_adjusted", "drifted")])
-    table["p_adjusted"], table["drifted"] = adjust(table["p_value"].to_numpy(), alpha, correction)
-    return table[COLUMNS]
 
 
 def adjust(p_values: np.ndarray, alpha: float, correction: str) -> tuple[np.ndarray, np.ndarray]:
@@ -107,31 +149,48 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 # -- one feature ------------------------------------------------------------------------------------
-def _numeric(name: str, a: np.ndarray, b: np.ndarray, bins: int) -> list:
+def _numeric(name: str, a: np.ndarray, edges: np.ndarray, shares_a: np.ndarray,
+             b: np.ndarray) -> list:
+    """KS, PSI and Wasserstein of ``b`` against the sorted reference ``a``: the formulas of
+    ``scipy.stats.ks_2samp`` and ``wasserstein_distance``, on arrays sorted once."""
     from scipy import stats
 
-    a, b = a.astype(float), b.astype(float)
-    test = stats.ks_2samp(a, b)
-    # Bins at the reference's quantiles, open at both ends, so every current value has one.
-    edges = np.unique(np.quantile(a, np.linspace(0, 1, bins + 1)[1:-1]))
-    shares_a = np.bincount(np.searchsorted(edges, a, side="right"), minlength=len(edges) + 1) / len(a)
-    shares_b = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1) / len(b)
-    return [name, "numeric", "ks", float(test.statistic), float(test.pvalue),
-            psi(shares_a, shares_b), float(stats.wasserstein_distance(a, b)), len(a), len(b)]
+    b = np.sort(b)
+    n1, n2 = len(a), len(b)
+    both = np.sort(np.concatenate([a, b]), kind="stable")  # two sorted runs: a merge
+    cdf_a = np.searchsorted(a, both, side="right") / n1
+    cdf_b = np.searchsorted(b, both, side="right") / n2
+    diffs = cdf_a - cdf_b
+    d = float(max(np.clip(-diffs.min(), 0, 1), diffs.max()))
+    if max(n1, n2) <= KS_EXACT_UP_TO:  # scipy's exact test (it rounds D to its lattice too)
+        test = stats.ks_2samp(a, b)
+        d, p_value = float(test.statistic), float(test.pvalue)
+    else:  # what ks_2samp computes for large samples (Smirnov's asymptotic distribution)
+        m, n = max(n1, n2), min(n1, n2)
+        p_value = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+    # Wasserstein-1: the area between the two CDFs (scipy's _cdf_distance with p=1).
+    w = float(np.sum(np.abs(cdf_a[:-1] - cdf_b[:-1]) * np.diff(both)))
+    return [name, "numeric", "ks", d, p_value, psi(shares_a, _shares(edges, b)), w, n1, n2]
 
 
-def _categorical(name: str, a: np.ndarray, b: np.ndarray) -> list:
+def _shares(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each bin's share of ``values``; bins open at both ends, so every value has one."""
+    return np.bincount(np.searchsorted(edges, values, side="right"),
+                       minlength=len(edges) + 1) / len(values)
+
+
+def _categorical(name: str, counts_a, n_a: int, b: np.ndarray) -> list:
     import pandas as pd
     from scipy import stats
 
-    counts = pd.DataFrame({"reference": pd.Series(a).value_counts(),
+    counts = pd.DataFrame({"reference": counts_a,
                            "current": pd.Series(b).value_counts()}).fillna(0)
     table = counts.to_numpy().T  # 2 x K
     if table.shape[1] < 2:  # one category on both sides: nothing can have moved
-        return [name, "categorical", "chi2", 0.0, 1.0, 0.0, np.nan, len(a), len(b)]
+        return [name, "categorical", "chi2", 0.0, 1.0, 0.0, np.nan, n_a, len(b)]
     test = stats.chi2_contingency(table)
     return [name, "categorical", "chi2", float(test.statistic), float(test.pvalue),
-            psi(table[0] / len(a), table[1] / len(b)), np.nan, len(a), len(b)]
+            psi(table[0] / n_a, table[1] / len(b)), np.nan, n_a, len(b)]
 
 
 # -- checking what comes in -------------------------------------------------------------------------
@@ -151,15 +210,14 @@ def _frame(data: Any, what: str):
     return frame
 
 
-def _features(ref, cur, features) -> list:
-    names = list(ref.columns) if features is None else list(features)
+def _features(frame, features) -> list:
+    names = list(frame.columns) if features is None else list(features)
     if not names:
-        raise DriftError("no features to test: reference has no columns, or features=[]")
-    for frame, what in ((ref, "reference"), (cur, "current")):
-        missing = [n for n in names if n not in frame.columns]
-        if missing:
-            raise DriftError(f"{what} lacks the features {missing}; give both the same columns "
-                             "or pass features=[...]")
+        raise DriftError("no features to test: the reference has no columns, or features=[]")
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise DriftError(f"the data lacks the features {missing}; give the reference and the "
+                         "window the same columns, or pass features=[...]")
     return names
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..store import Ledger
-from ._compare import DriftError, compare
+from ._compare import DriftError, Reference, check_options
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,12 @@ class DriftMonitor:
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
                 raise DriftError(f"{name} must be an int of 2 or more rows, not {value!r}")
         self.window, self.every = window, window if every is None else every
-        self._options = dict(categorical=categorical, alpha=alpha, correction=correction,
-                             nan_policy=nan_policy, psi_bins=psi_bins)
-        # Checked once here, so a bad option fails now rather than at the first full window.
-        first = compare(reference, reference, features=features, **self._options)
-        self.features = list(first["feature"])
-        self.reference = reference
+        check_options(alpha, correction)  # now, not at the first full window
+        self.alpha, self.correction, self.nan_policy = alpha, correction, nan_policy
+        # Sorted and binned once: every check compares a window with the same reference.
+        self.reference = Reference(reference, features=features, categorical=categorical,
+                                   nan_policy=nan_policy, psi_bins=psi_bins)
+        self.features = list(self.reference.features)
         self.alerts: list[DriftAlert] = []
         self._rows: list = []  # the window's frames, oldest first
         self._ids: list[np.ndarray] = []
@@ -100,7 +100,7 @@ class DriftMonitor:
                else np.asarray(list(item_ids), dtype=object))
         if len(ids) != len(frame):
             raise DriftError(f"{len(ids)} item ids for {len(frame)} rows; give one id per row")
-        if self._options["nan_policy"] == "raise" and frame.isna().to_numpy().any():
+        if self.nan_policy == "raise" and frame.isna().to_numpy().any():
             bad = [c for c in frame.columns if frame[c].isna().any()]
             raise DriftError(f"the batch has missing values in {bad}; fill them, or create the "
                              "monitor with nan_policy='omit'")
@@ -144,7 +144,7 @@ class DriftMonitor:
         self._checks += 1
         window = pd.concat(self._rows, ignore_index=True).iloc[-self.window:]
         ids = np.concatenate(self._ids)[-self.window:]
-        table = compare(self.reference, window, features=self.features, **self._options)
+        table = self.reference.compare(window, alpha=self.alpha, correction=self.correction)
         self._history.append(table.assign(check=self._checks, rows_seen=self._seen)[
             ["check", "rows_seen", *table.columns]])
         drifted = table[table["drifted"]].reset_index(drop=True)
