@@ -87,3 +87,71 @@ def _rgba(hex_color: str, alpha: float) -> str:
     """
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def reservoir_fill(counts: dict, *, title: str | None = None) -> Any:
+    """How full each stratum's reservoir is against the room it is given.
+
+    ``counts`` is :meth:`hitl_widgets.core.stream.StratifiedReservoir.counts`: per stratum its
+    events ``seen``, ``held`` and ``capacity``. Bars of what is held, a marker at each
+    capacity, the seen count in the hover.
+
+    >>> fig = reservoir_fill({"spam": {"seen": 10, "held": 2, "capacity": 2},
+    ...                       "ham": {"seen": 90, "held": 2, "capacity": 2}})
+    >>> [t.name for t in fig.data]
+    ['held', 'capacity']
+    """
+    import plotly.graph_objects as go
+
+    strata = [str(s) for s in counts]
+    rows = list(counts.values())
+    fig = go.Figure()
+    fig.add_bar(x=strata, y=[r["held"] for r in rows], name="held", marker_color=PALETTE[0],
+                customdata=[r["seen"] for r in rows],
+                hovertemplate="%{x}: %{y} held of %{customdata} seen<extra></extra>")
+    fig.add_scatter(x=strata, y=[r["capacity"] for r in rows], name="capacity", mode="markers",
+                    marker=dict(symbol="line-ew", size=28, line=dict(width=3, color=PALETTE[1])),
+                    hovertemplate="%{x}: room for %{y}<extra></extra>")
+    fig.update_layout(title=title or "Reservoir fill per stratum", xaxis_title="stratum",
+                      yaxis_title="events held", template="plotly_white", height=380,
+                      legend=dict(orientation="h", y=-0.2), margin=dict(l=60, r=20, t=60, b=60))
+    return fig
+
+
+def drift_over_time(history, *, statistic: str = "p_adjusted", alpha: float | None = 0.05,
+                    title: str | None = None) -> Any:
+    """A drift statistic per feature over the checks of a monitor, drifted checks marked.
+
+    ``history`` is :attr:`hitl_widgets.core.drift.DriftMonitor.history` (one row per feature
+    per check). ``statistic``: ``"p_adjusted"`` (log scale, with ``alpha`` as a line),
+    ``"psi"``, ``"statistic"`` or ``"wasserstein"``.
+
+    >>> import pandas as pd
+    >>> h = pd.DataFrame({"check": [1, 2], "rows_seen": [100, 200], "feature": ["x", "x"],
+    ...                   "p_adjusted": [0.4, 0.001], "drifted": [False, True]})
+    >>> [t.name for t in drift_over_time(h).data]
+    ['x', 'drifted']
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if len(history):
+        for k, (feature, rows) in enumerate(history.groupby("feature", sort=False)):
+            fig.add_scatter(x=rows["rows_seen"], y=rows[statistic], name=str(feature),
+                            mode="lines+markers", line=dict(color=PALETTE[k % len(PALETTE)]))
+        hit = history[history["drifted"].astype(bool)]
+        fig.add_scatter(x=hit["rows_seen"], y=hit[statistic], name="drifted", mode="markers",
+                        marker=dict(symbol="x", size=11, color="#d62728"),
+                        text=hit["feature"].astype(str),
+                        hovertemplate="%{text} drifted at row %{x}<extra></extra>")
+    if statistic == "p_adjusted":
+        fig.update_yaxes(type="log", title_text="corrected p-value")
+        if alpha is not None:
+            fig.add_hline(y=alpha, line=dict(color=BASELINE_COLOR, dash="dot", width=1),
+                          annotation_text=f"alpha {alpha:g}", annotation_position="bottom right")
+    else:
+        fig.update_yaxes(title_text=statistic)
+    fig.update_layout(title=title or "Drift over the stream", xaxis_title="rows seen",
+                      template="plotly_white", height=420, legend=dict(orientation="h", y=-0.2),
+                      margin=dict(l=60, r=20, t=60, b=60))
+    return fig
