@@ -1,8 +1,8 @@
 """One conformance suite that every queue passes, like scikit-learn's ``check_estimator``.
 
 Each case builds a real project file and a queue on it: the sequential queue, the weak-label
-queue, the overlap queue (with gold), the adjudication queue, active learning, and a user's own
-object with nothing but ``next_ids``. The suite then checks the queue contract directly
+queue, the overlap queue (with gold), the adjudication queue, active learning, a stream's
+reservoirs, and a user's own object with nothing but ``next_ids``. The suite then checks the queue contract directly
 (``next_ids``) and through a :class:`LabelingSession`, including a second ``Project`` on the same
 file -- another kernel -- undoing a label.
 """
@@ -19,6 +19,7 @@ from hitl_widgets.core.active import ActiveLearning
 from hitl_widgets.core.labeling import LabelingSession, Queue, SequentialQueue
 from hitl_widgets.core.project import Project
 from hitl_widgets.core.quality import AdjudicationQueue, OverlapQueue
+from hitl_widgets.core.stream import StreamSampler
 from hitl_widgets.core.weak import WeakLabelQueue
 
 IDS = [f"i{k:02d}" for k in range(12)]
@@ -88,12 +89,22 @@ def _active(new_project, seed):
     return Case(project, al, "ana", IDS, closers=[al.close])
 
 
+def _stream(new_project, seed):
+    # The project's items arrive as a stream; a reservoir with room for all of them holds all.
+    project = new_project()
+    sampler = StreamSampler(project, "s", capacity=len(IDS), by=lambda row: row["id"][-1] < "5",
+                            id="id", text="text", seed=seed)
+    sampler.ingest([{"id": i, "text": f"text {i}"} for i in IDS], batch_size=5)
+    return Case(project, sampler.queue(), "ana", IDS)
+
+
 def _own(new_project, seed):
     return Case(new_project(), OwnQueue(), "ana", IDS)
 
 
 BUILDERS = {"sequential": _sequential, "weak_label": _weak, "overlap": _overlap,
-            "adjudication": _adjudication, "active_learning": _active, "own_duck_typed": _own}
+            "adjudication": _adjudication, "active_learning": _active, "stream": _stream,
+            "own_duck_typed": _own}
 
 
 @pytest.fixture(params=list(BUILDERS))

@@ -224,6 +224,12 @@ class Store:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return json.loads(rows[0][0]) if rows else default
 
+    def meta_keys(self, prefix: str = "") -> list[str]:
+        """The meta keys that start with ``prefix``, sorted."""
+        rows = self._query("SELECT key FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+                           (len(prefix), prefix))
+        return [r[0] for r in rows]
+
     def set_meta(self, key: str, value: Any) -> None:
         with self._write() as conn:
             conn.execute(

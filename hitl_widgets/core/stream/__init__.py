@@ -7,7 +7,10 @@
 - :class:`StratifiedReservoir`: a uniform reservoir per stratum (label, predicted label, a
   column or a function of the row) with quotas, min/max sizes and one memory cap, shared by
   :func:`allocate`'s water-filling rule; ingests batches from iterables, DataFrame chunks or
-  unbounded generators (:func:`batches`), all or nothing per batch.
+  unbounded generators (:func:`batches`), all or nothing per batch;
+- :class:`StreamSampler`: stratified reservoirs feeding a project -- what they hold becomes
+  items, their state is saved in the file and resumed by name -- and :class:`ReservoirQueue`,
+  which serves what they hold to annotators.
 
 Every reservoir's ``state()`` is plain data (arrays, lists, dicts, the generator's state) and
 ``from_state`` continues exactly where it left off.
@@ -26,8 +29,9 @@ Example
 from ._allocate import allocate
 from ._batches import batches
 from ._decay import LATE, DecayedReservoir
+from ._sampler import ReservoirQueue, StreamSampler
 from ._stratified import ALGORITHMS, StratifiedReservoir
 from ._uniform import ReservoirL, ReservoirR
 
-__all__ = ["ALGORITHMS", "LATE", "DecayedReservoir", "ReservoirL", "ReservoirR",
-           "StratifiedReservoir", "allocate", "batches"]
+__all__ = ["ALGORITHMS", "LATE", "DecayedReservoir", "ReservoirL", "ReservoirQueue", "ReservoirR",
+           "StratifiedReservoir", "StreamSampler", "allocate", "batches"]
