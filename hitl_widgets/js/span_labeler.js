@@ -713,14 +713,15 @@ function render({ model, el }) {
   }
 
   // -- commands --------------------------------------------------------------------------
-  /** The thing Tab moves through: spans and suggestions by position, then relations. @returns {Focus[]} */
+  /** What Tab moves through: spans and suggestions by position (`s`), then relations.
+   * @returns {Array<{s: number, f: Focus}>} */
   function focusables() {
     if (!cur) return [];
     const marks = [...cur.draft.spans.map((s) => ({ s: s.start, e: s.end, f: /** @type {Focus} */ ({ kind: "span", id: s.id }) })),
       ...cur.draft.suggestions.map((s) => ({ s: s.start, e: s.end, f: /** @type {Focus} */ ({ kind: "suggestion", id: s.suggestion_id }) }))]
-      .sort((a, b) => a.s - b.s || a.e - b.e).map((m) => m.f);
-    return relating ? marks.filter((f) => f.kind === "span" && f.id !== relating?.head)
-      : [...marks, ...cur.draft.relations.map((_, k) => /** @type {Focus} */ ({ kind: "relation", id: k }))];
+      .sort((a, b) => a.s - b.s || a.e - b.e);
+    return relating ? marks.filter((m) => m.f.kind === "span" && m.f.id !== relating?.head)
+      : [...marks, ...cur.draft.relations.map((_, k) => ({ s: Infinity, f: /** @type {Focus} */ ({ kind: "relation", id: k }) }))];
   }
 
   /** Select a span: the caret follows it, so arrows go on from there. @param {Focus | null} f */
@@ -808,9 +809,13 @@ function render({ model, el }) {
       const list = focusables();
       if (!list.length) say(relating ? "No other span to relate to." : "No spans yet.");
       else {
-        const at = list.findIndex((f) => (relating ? f.id === relating.child : f.kind === focus?.kind && f.id === focus?.id));
+        const at = list.findIndex(({ f }) => (relating ? f.id === relating.child : f.kind === focus?.kind && f.id === focus?.id));
         const dir = c.dir ?? 1;
-        const next = at < 0 ? list[dir > 0 ? 0 : list.length - 1] : list[(at + dir + list.length) % list.length];
+        // Nothing selected (just deleted, or the caret moved): go on from the caret.
+        const from = tokens.length ? tokens[caret][0] : 0;
+        const after = list.findIndex((m) => m.s >= from);
+        const fresh = dir > 0 ? Math.max(0, after) : (after < 0 ? list.length : after) - 1;
+        const next = list[at < 0 ? (fresh + list.length) % list.length : (at + dir + list.length) % list.length].f;
         if (relating) relating.child = /** @type {number} */ (next.id);
         else select(next);
       }

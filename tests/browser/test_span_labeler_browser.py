@@ -324,3 +324,34 @@ def test_200_random_selections_match_pythons_code_points(page, jupyter_server, p
         assert texts[ids.index(row.item_id)][row.start:row.end] == row.text
     mismatches = sum(len(expected[i] ^ got.get(i, set())) for i in ids)
     assert len(spans) == 200 and mismatches == 0
+
+
+def test_suggestions_drawn_dashed_accepted_edited_dismissed(page, jupyter_server, project_file):
+    suggest = ("def suggest(text):\n"
+               "    return [(text.index('Ada'), text.index('Ada') + 3, 'PER', 0.9),\n"
+               "            (text.index('Charles'), text.index('Charles') + 7, 'PER', 0.8),\n"
+               "            (text.index('London'), text.index('London') + 6, 'ORG', 0.4)]\n")
+    cell = cells(project_file.name, options=", suggest=suggest")
+    nb = open_notebook(page, jupyter_server, [cell[0], suggest, cell[1]])
+    nb.run_all()
+    wait_for_item(page, "t0")
+    expect(page.locator(".hitl-chip.is-suggestion")).to_have_count(3)
+    focus(page)
+    press(page, "a")  # accept the first suggestion: "Ada" PER
+    expect_spans(page, 1)
+    press(page, "]")  # edit it: "Ada Lovelace"
+    press(page, "Tab")  # the next suggestion: "Charles"
+    expect(page.locator(".hitl-status")).to_contain_text("Suggested PER")
+    press(page, "Delete")  # dismissed
+    press(page, "Tab")  # "London" ORG: relabel it LOC (accepted, edited)
+    press(page, "3")
+    expect(page.locator(".hitl-chip.is-suggestion")).to_have_count(0)
+    press(page, "ArrowLeft", "1")  # "in" PER, by hand
+    press(page, "Enter")
+    wait_for_item(page, "t1")
+    wait_saved(page)
+    with hw.Project(project_file) as p:
+        spans, events = p.spans(), p.events()
+    by_id = {e.seq: (e.extra or {}).get("suggestion_id") for e in events.itertuples()}
+    got = [(r.text, r.label, by_id[r.span_id]) for r in spans.itertuples()]
+    assert got == [("Ada Lovelace", "PER", "t0:0"), ("in", "PER", None), ("London", "LOC", "t0:2")]
