@@ -315,7 +315,7 @@ export function commandForKey(ev, keyMap, { relating = false } = {}) {
 export function legend(keyMap) {
   return [
     ...[...keyMap.keyOf].map(([label, key]) => [key, `mark the selection as '${label}' (or relabel the selected span)`]),
-    ["← / →", "move the token caret"], ["Shift+← / →", "extend the selection by a token"],
+    ["← / →", "move the token caret (as on screen, also in right-to-left text)"], ["Shift+← / →", "extend the selection by a token"],
     ["Home / End", "first / last token"], ["Tab / Shift+Tab", "select the next / previous span, suggestion or relation"],
     ["[ / Shift+[", "move the selected span's start left / right"], ["] / Shift+]", "move its end right / left"],
     ["Delete / Backspace", "delete the selected span or relation (dismiss a suggestion)"],
@@ -568,6 +568,9 @@ function render({ model, el }) {
   /** @param {string} label */
   const colour = (label) => `var(--hitl-c${Math.max(0, (schema.labels ?? []).indexOf(label)) % 8})`;
 
+  /** Whether the drawn text reads right to left (its `dir="auto"` resolved by the browser). */
+  const isRtl = () => { try { return textEl.matches(":dir(rtl)"); } catch { return false; } };
+
   /** The caret's range in code points, or null without tokens. */
   const caretRange = () => (cur && cur.tokens.length ? tokenRange(cur.tokens, anchor, caret) : null);
 
@@ -800,7 +803,8 @@ function render({ model, el }) {
     say("");
     if (c.type === "move" || c.type === "extend") {
       if (!tokens.length) return draw();
-      const dir = /** @type {number} */ (c.dir);
+      // In right-to-left text the arrows follow the screen: → goes back in reading order.
+      const dir = /** @type {number} */ (c.dir) * (Number.isFinite(c.dir) && isRtl() ? -1 : 1);
       const to = dir === -Infinity ? 0 : dir === Infinity ? tokens.length - 1 : caret + dir;
       caret = Math.max(0, Math.min(tokens.length - 1, to));
       if (c.type === "move") anchor = caret;

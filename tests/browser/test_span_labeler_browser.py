@@ -101,6 +101,12 @@ def test_keyboard_only_three_spans_a_boundary_and_a_relation(page, jupyter_serve
     press(page, "1")  # "knows"
     expect(page.locator(".hitl-relation")).to_have_count(1)
     expect(page.locator(".hitl-relation")).to_contain_text("Charles Babbage")
+    press(page, "Tab", "Tab", "Tab")  # past the three spans to the relation
+    expect(page.locator(".hitl-relation.is-selected")).to_have_count(1)
+    press(page, "Delete")
+    expect(page.locator(".hitl-relation")).to_have_count(0)
+    press(page, "Control+z")  # back again
+    expect(page.locator(".hitl-relation")).to_have_count(1)
     press(page, "Enter")
     wait_for_item(page, "t1")
     wait_saved(page)
@@ -247,7 +253,8 @@ def test_spans_survive_a_kernel_restart(page, jupyter_server, project_file):
     focus(page)
     press(page, "s")
     wait_for_item(page, "t2")
-    press(page, "ArrowRight", "1", "Enter")  # "Ada" PER in right-to-left text
+    # Right-to-left text: ← moves on in reading order, as on screen; "Ada" PER.
+    press(page, "ArrowLeft", "1", "Enter")
     wait_for_item(page, "t3")
     wait_saved(page)
     spans, _ = stored(project_file)
