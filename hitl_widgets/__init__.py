@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 # torch, snorkel or plotly; scripts that only label or read a project skip all of that.
 _LAZY = {
     "Labeler": "labeler",
+    "SpanLabeler": "span_labeler",
     "ActiveLearning": "core.active",
     "live_plots": "learning_plots",
     "simulate": "simulation",

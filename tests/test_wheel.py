@@ -20,7 +20,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME = ["anywidget", "ipywidgets", "numpy", "pandas", "pillow"]
-SHIPPED = ["hitl_widgets/js/labeler.js", "hitl_widgets/js/labeler.css"]
+SHIPPED = ["hitl_widgets/js/labeler.js", "hitl_widgets/js/labeler.css", "hitl_widgets/js/span_labeler.js",
+           "hitl_widgets/js/span_labeler.css"]
 
 SMOKE = textwrap.dedent(
     """

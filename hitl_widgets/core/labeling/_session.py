@@ -147,11 +147,28 @@ class LabelingSession:
                                             ms_on_item=ms_on_item, suggestion=suggestion or None,
                                             suggestion_score=suggestion_score,
                                             extra=_suggestion_extra(suggestion, suggestion_version))
+        self._answered(item_id)
+        return seq
+
+    def _answered(self, item_id: str) -> None:
         self._done.add(item_id)
         self._skipped.pop(item_id, None)
         self._drop_front(item_id)
         self._times.append(time.time())
-        return seq
+
+    def submit_spans(self, item_id: str, spans: Sequence[Any], *, relations: Sequence[Any] = (),
+                     ms_on_item: int | None = None, extra: dict | None = None) -> int:
+        """Answer an item with spans (and relations) in one submission; returns its event id
+        once durable. Checked whole by the ledger (offsets, labels, layering): a bad span
+        writes nothing. An empty list is the answer "nothing to mark"."""
+        _check_item_id(item_id)
+        _check_ms(ms_on_item)
+        with self._own_write():
+            done = self.ledger.submit_spans(item_id, spans, annotator=self.annotator,
+                                            relations=relations, ms_on_item=ms_on_item,
+                                            extra=extra)
+        self._answered(item_id)
+        return done.seq
 
     def skip(self, item_id: str, *, ms_on_item: int | None = None) -> int:
         """Pass on an item for now; it returns after the rest."""

@@ -7,6 +7,8 @@
   (Prodigy-style), :func:`to_conll` (IOB2): an export returns a :class:`SpanExport` with its
   counts and every span it could not carry (:class:`Problem`, by item and span id); an import
   writes in one transaction and returns a :class:`SpanImport`.
+- :func:`tokenize`, :func:`tokenizer_from`: token offsets (whitespace, a regex, spaCy or a
+  callable) where a span view's caret stops and its selections snap.
 
 Spans themselves are written and read through the project (``project.submit_spans``,
 ``project.spans()``), whose ledger is the one writer.
@@ -22,8 +24,10 @@ from ._conll import to_conll
 from ._jsonl import from_jsonl, to_jsonl
 from ._offsets import OffsetError, from_utf16, to_utf16, utf16_length
 from ._spacy import from_docbin, to_docbin
+from ._tokens import check_tokens, tokenize, tokenizer_from
 
 __all__ = ["OffsetError", "Problem", "SpanExport", "SpanImport", "from_docbin", "from_jsonl",
-           "from_utf16", "to_conll", "to_docbin", "to_jsonl", "to_utf16", "utf16_length"]
+           "from_utf16", "to_conll", "to_docbin", "to_jsonl", "to_utf16", "utf16_length",
+           "check_tokens", "tokenize", "tokenizer_from"]
 
 OffsetError.__module__ = __name__
