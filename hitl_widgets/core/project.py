@@ -524,6 +524,10 @@ class _LabelsFrame:
         rows = sorted(r for item in changed for who, r in self.index.item(item).items()
                       if self.annotator is None or who == self.annotator)
         kept = self.frame[~self.frame["item_id"].isin(list(changed))]
+        if not rows:  # those items lost their last labels (an undo): nothing to add
+            # (and no empty frame concatenated, whose object columns would turn the kept
+            # string columns into object ones)
+            return kept.reset_index(drop=True)
         return pd.concat([kept, self._build(rows)], ignore_index=True).sort_values(
             "seq", kind="stable", ignore_index=True)
 

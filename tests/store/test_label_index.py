@@ -88,3 +88,15 @@ def test_a_multi_label_project_keeps_tuples(make_project):
     project.annotate("b", ["spam"], annotator="ana")
     project.annotate("a", ["spam"], annotator="ana")
     assert project.labels()["label"].tolist() == [("spam",), ("spam",)]
+
+
+def test_labels_keep_their_column_types_when_an_undo_empties_an_item(make_project):
+    """An undo that leaves an item with no label patches the kept frame with nothing; the
+    string columns stay strings (an empty patch once turned them into object columns)."""
+    project = make_project()
+    for k in range(8):  # enough labels that one changed item is patched, not rebuilt
+        project.annotate(str(k), "ham", annotator="x")
+    types = project.labels().dtypes.to_dict()
+    project.undo(annotator="x")
+    assert project.labels().dtypes.to_dict() == types
+    assert project.labels()["item_id"].tolist() == [str(k) for k in range(7)]
