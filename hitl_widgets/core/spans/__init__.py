@@ -7,6 +7,11 @@
   (Prodigy-style), :func:`to_conll` (IOB2): an export returns a :class:`SpanExport` with its
   counts and every span it could not carry (:class:`Problem`, by item and span id); an import
   writes in one transaction and returns a :class:`SpanImport`.
+- pre-annotations: suggesters (any ``text -> spans`` callable, :func:`spacy_suggester`,
+  :func:`regex_suggester`, :func:`keyword_suggester`) run by :func:`suggest_spans`, which
+  stores one suggestion per item (:class:`SuggestReport`, :class:`SuggestError`);
+  :func:`span_outcomes` says what became of each suggested span (accepted, edited, deleted,
+  added) and :func:`correction_cost` what correcting them cost.
 
 Spans themselves are written and read through the project (``project.submit_spans``,
 ``project.spans()``), whose ledger is the one writer.
@@ -21,9 +26,23 @@ from ._common import Problem, SpanExport, SpanImport
 from ._conll import to_conll
 from ._jsonl import from_jsonl, to_jsonl
 from ._offsets import OffsetError, from_utf16, to_utf16, utf16_length
+from ._outcomes import OUTCOMES, correction_cost, span_outcomes
 from ._spacy import from_docbin, to_docbin
+from ._suggest import (
+    SpacySuggester,
+    SuggestError,
+    SuggestReport,
+    keyword_suggester,
+    regex_suggester,
+    spacy_suggester,
+    suggest_spans,
+)
 
-__all__ = ["OffsetError", "Problem", "SpanExport", "SpanImport", "from_docbin", "from_jsonl",
-           "from_utf16", "to_conll", "to_docbin", "to_jsonl", "to_utf16", "utf16_length"]
+__all__ = ["OUTCOMES", "OffsetError", "Problem", "SpacySuggester", "SpanExport", "SpanImport",
+           "SuggestError", "SuggestReport", "correction_cost", "from_docbin", "from_jsonl",
+           "from_utf16", "keyword_suggester", "regex_suggester", "spacy_suggester",
+           "span_outcomes", "suggest_spans", "to_conll", "to_docbin", "to_jsonl", "to_utf16",
+           "utf16_length"]
 
 OffsetError.__module__ = __name__
+SuggestError.__module__ = __name__

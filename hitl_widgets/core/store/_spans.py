@@ -31,7 +31,7 @@ from typing import Any
 
 from ._schema import SchemaError, SpanSchema
 
-_SPAN_KEYS = {"start", "end", "label", "text", "id", "score", "source", "extra"}
+_SPAN_KEYS = {"start", "end", "label", "text", "id", "score", "source", "extra", "suggestion_id"}
 _RELATION_KEYS = {"head", "child", "label"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 FRAME_COLUMNS = ["item_id", "annotator", "start", "end", "label", "span_id", "text", "source",
@@ -123,12 +123,12 @@ def _one_span(text: str, span: Any, k: int, schema: SpanSchema, item_id: str) ->
     extra = span.get("extra")
     if extra is not None and not isinstance(extra, Mapping):
         raise SpanError(f"{where}: extra must be a dict, not {type(extra).__name__}")
-    taken = sorted({"start", "end", "text"} & set(extra or {}))
+    taken = sorted({"start", "end", "text", "suggestion_id"} & set(extra or {}))
     if taken:
         raise SpanError(f"{where}: extra may not hold {taken}; the span's own fields keep them")
     return {"start": start, "end": end, "label": label, "text": covered,
             "id": span.get("id", k), "score": span.get("score"), "source": span.get("source"),
-            "extra": dict(extra or {})}
+            "extra": dict(extra or {}), "suggestion_id": span.get("suggestion_id")}
 
 
 def _check_layering(spans: list[dict], schema: SpanSchema, item_id: str) -> None:
