@@ -245,7 +245,8 @@ class Project:
 
         ``spans``: ``(start, end, label)`` tuples or dicts with ``start``, ``end``, ``label``
         and optionally ``text`` (checked against the item's), ``id``, ``score``, ``source``,
-        ``extra``. Offsets are Python code points, end exclusive (a browser's UTF-16 offsets:
+        ``extra``, ``suggestion_id`` (the suggested span it stands for, from
+        :meth:`span_suggestions`; it must be one of the item's latest suggestion, once). Offsets are Python code points, end exclusive (a browser's UTF-16 offsets:
         :func:`hitl_widgets.core.spans.from_utf16`). ``relations``: ``(head, child, label)``
         or dicts, naming spans by their ``id`` (their position in ``spans`` when none given).
         Everything is checked before anything is written (:class:`SpanError` says what and

@@ -5,8 +5,6 @@ suggestion and the submission; correction cost per model version and label."""
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -19,15 +17,14 @@ from hitl_widgets.core.spans import correction_cost
 
 LABELS = ["PER", "ORG", "LOC"]
 _COUNTER = itertools.count()
-_PROJECT: list[Project] = []
 
 
-def _shared_project() -> Project:
-    """One file for every example (hypothesis examples cannot take function fixtures)."""
-    if not _PROJECT:
-        path = os.path.join(tempfile.mkdtemp(), "outcomes.hitl")
-        _PROJECT.append(Project(path, span_labels=LABELS))
-    return _PROJECT[0]
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One file for every example, an item each (hypothesis runs a function fixture once)."""
+    p = Project(tmp_path_factory.mktemp("outcomes") / "o.hitl", span_labels=LABELS)
+    yield p
+    p.close()
 
 
 @st.composite
@@ -57,9 +54,9 @@ def cases(draw):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_random_edits_give_exact_outcomes_and_the_diff_rebuilds_the_submission(case):
+def test_random_edits_give_exact_outcomes_and_the_diff_rebuilds_the_submission(shared, case):
     text, plan, ms, annotator = case
-    project = _shared_project()
+    project = shared
     item = f"t{next(_COUNTER)}"
     project.add_items([text], id=[item])
     suggested = [(span, score) for span, role, _, score in plan if role not in ("add", "free")]

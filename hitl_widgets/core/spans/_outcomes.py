@@ -162,6 +162,7 @@ def correction_cost(outcomes):
               .reindex(columns=list(OUTCOMES), fill_value=0))
     seconds = df.groupby([df["model_version"].fillna(""), "label"])["share"].sum(min_count=1)
     out = counts.reset_index()
+    out.columns.name = None
     out["model_version"] = out["model_version"].replace("", None)
     out["suggested"] = out["accepted"] + out["edited"] + out["deleted"]
     out["acceptance"] = out["accepted"] / out["suggested"].replace(0, np.nan)

@@ -56,8 +56,10 @@ class Submitted:
 
 # -- checking a submission ------------------------------------------------------------------
 def check_spans(text: Any, spans: Any, schema: SpanSchema, *, item_id: str) -> list[dict]:
-    """The spans as stored (start, end, label, text, id, score, source, extra), or SpanError
-    naming the span and what to do. Spans may be dicts or ``(start, end, label)`` tuples."""
+    """The spans as stored (start, end, label, text, id, score, source, extra, suggestion_id),
+    or SpanError naming the span and what to do. Spans may be dicts or ``(start, end, label)``
+    tuples; ``suggestion_id`` (the suggested span it stands for) is checked by the ledger
+    against the item's latest suggestion."""
     if not isinstance(text, str):
         raise SpanError(f"Item {item_id!r} has no text (it is not a text item), so it cannot "
                         "hold spans; label spans on text items")
