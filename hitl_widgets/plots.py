@@ -154,4 +154,45 @@ def drift_over_time(history, *, statistic: str = "p_adjusted", alpha: float | No
     fig.update_layout(title=title or "Drift over the stream", xaxis_title="rows seen",
                       template="plotly_white", height=420, legend=dict(orientation="h", y=-0.2),
                       margin=dict(l=60, r=20, t=60, b=60))
+
+
+OUTCOME_COLORS = {"accepted": "#009E73", "edited": "#E69F00", "deleted": "#D55E00",
+                  "added": "#0072B2"}
+
+
+def correction_cost_figure(cost, *, title: str | None = None) -> Any:
+    """What correcting a model's span suggestions cost: outcome counts per model version and
+    label (stacked, left) and seconds per accepted suggestion (right, one bar per model
+    version).
+
+    ``cost`` is :func:`hitl_widgets.core.spans.correction_cost`'s table (columns
+    ``model_version, label``, the four outcome counts and ``seconds_per_accepted``).
+
+    >>> import pandas as pd
+    >>> cost = pd.DataFrame({"model_version": ["v1"], "label": ["PER"], "accepted": [3],
+    ...     "edited": [1], "deleted": [0], "added": [1], "seconds_per_accepted": [2.5]})
+    >>> [t.name for t in correction_cost_figure(cost).data]
+    ['accepted', 'edited', 'deleted', 'added', 'v1']
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("what became of the suggested spans",
+                                                        "seconds per accepted suggestion"))
+    version = cost["model_version"].fillna("(none)").astype(str)
+    where = version + " · " + cost["label"].astype(str)
+    for outcome, color in OUTCOME_COLORS.items():
+        fig.add_trace(go.Bar(x=where, y=cost[outcome], name=outcome, marker_color=color,
+                             legendgroup="outcome"), row=1, col=1)
+    for k, v in enumerate(dict.fromkeys(version)):
+        rows = cost[version == v]
+        fig.add_trace(go.Bar(x=rows["label"], y=rows["seconds_per_accepted"], name=v,
+                             marker_color=PALETTE[k % len(PALETTE)], legendgroup="version",
+                             offsetgroup=v),  # side by side, though the left stacks
+                      row=1, col=2)
+    fig.update_layout(barmode="stack", template="plotly_white", height=400,
+                      title=title or "Correction cost per model version and label",
+                      legend=dict(orientation="h", y=-0.2), margin=dict(l=60, r=20, t=70, b=60))
+    fig.update_yaxes(title_text="spans", row=1, col=1)
+    fig.update_yaxes(title_text="seconds", row=1, col=2)
     return fig

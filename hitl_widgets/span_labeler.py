@@ -16,7 +16,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +88,14 @@ class SpanLabeler(QueuedWidget):
         (default), a regex, ``"spacy"`` (a blank spaCy tokenizer; needs spaCy), a spaCy
         ``Language``, or a callable ``text -> [(start, end)]`` (code points).
     snap : snap mouse selections out to whole tokens (default True).
-    suggest : optional ``text -> [(start, end, label, score)]``: suggested spans drawn dashed,
-        accepted one by one or all at once; a span accepted from one is stored with its
-        ``suggestion_id``.
+    suggest : optional ``text -> [(start, end, label, score)]`` (or any suggester of
+        :mod:`hitl_widgets.core.spans`: ``keyword_suggester``, ``regex_suggester``,
+        ``spacy_suggester``). Items reach the view with the project's stored suggestions
+        (``project.suggest_spans``), drawn dashed, accepted one by one or all at once; with
+        ``suggest``, an item without a suggestion of ``model_version`` gets one stored first,
+        so every suggested span ends as accepted, edited, deleted or added
+        (``project.span_outcomes()``).
+    model_version : the name ``suggest``'s suggestions are stored under (default: its name).
     queue, prefetch : what to show next, and how many upcoming items the browser holds (as
         for :class:`~hitl_widgets.Labeler`).
     """
@@ -101,7 +106,8 @@ class SpanLabeler(QueuedWidget):
 
     def __init__(self, project: Project, *, annotator: str = "default",
                  tokenizer: Any = "whitespace", snap: bool = True, suggest: Suggest | None = None,
-                 queue: Queue | None = None, prefetch: int = 8, **kwargs: Any) -> None:
+                 model_version: str | None = None, queue: Queue | None = None,
+                 prefetch: int = 8, **kwargs: Any) -> None:
         if isinstance(project, Project) and project.span_schema is None:
             raise ValueError(f"{project.path} has no span task; open it with "
                              "hw.Project(path, span_labels=['PER', 'ORG'])")
@@ -114,6 +120,11 @@ class SpanLabeler(QueuedWidget):
         self._tokenizer_name = tokenizer if isinstance(tokenizer, str) else type(tokenizer).__name__
         self._snap = snap
         self._suggest = suggest
+        self._unsuggested: set[str] = set()  # items ``suggest`` failed on (shown without)
+        self._model_version = model_version or getattr(suggest, "__name__", None) or type(
+            suggest).__name__
+        if not isinstance(self._model_version, str) or not self._model_version.strip():
+            raise ValueError(f"model_version must be a non-empty str, not {model_version!r}")
         super().__init__(project, annotator=annotator, queue=queue, prefetch=prefetch, **kwargs)
 
     def _schema_of(self, project: Project) -> dict:
@@ -123,51 +134,47 @@ class SpanLabeler(QueuedWidget):
     # -- what the view draws ----------------------------------------------------------------
     def _payloads(self, ids: list[str]) -> tuple[list[dict], list[bytes]]:
         payloads, buffers = self.session.payloads(ids)
-        for p in payloads:
-            if p.get("kind") != "text" or not isinstance(p.get("text"), str):
-                continue
+        texts = [p for p in payloads if p.get("kind") == "text" and isinstance(p.get("text"), str)]
+        suggested = self._suggestions([p["item_id"] for p in texts])
+        for p in texts:
             shown = p["text"]
             try:
                 p["tokens"] = [list(t) for t in _check_tokens(shown, self._tokenize(shown))]
             except Exception as exc:  # the view still moves by characters
                 p["tokens"] = []
                 self._fail(f"The tokenizer failed on item {p['item_id']!r}: {exc}")
-            p["suggestions"] = self._suggestions(p["item_id"], shown)
+            p["suggestions"] = suggested.get(p["item_id"], [])
         return payloads, buffers
 
-    def _suggestions(self, item_id: str, shown: str) -> list[dict]:
-        """The ``suggest`` callable's spans for one item, as the view takes them; a suggestion
-        that names no place in the text or an unknown label is left out, and said so."""
-        if self._suggest is None:
-            return []
-        try:
-            raw = list(self._suggest(shown))
-        except Exception as exc:
-            log.exception("suggest failed on %r", item_id)
-            self._fail(f"suggest failed on item {item_id!r}: {exc}")
-            return []
-        labels = set(self.project.span_schema.labels)
-        out, dropped = [], []
-        for k, s in enumerate(raw):
-            if isinstance(s, (tuple, list)):
-                start, end, label, score = (*s, None, None, None, None)[:4]
-            elif isinstance(s, Mapping):
-                start, end, label, score = (s.get(k) for k in ("start", "end", "label", "score"))
-            else:
-                start = end = label = score = None
-            ok = (_is_int(start) and _is_int(end) and 0 <= start < end <= len(shown)
-                  and label in labels and (score is None or (isinstance(score, (int, float)) and not isinstance(score, bool))))
-            if not ok:
-                dropped.append(k)
-                continue
-            out.append({"start": start, "end": end, "label": label,
-                        "score": None if score is None else float(score),
-                        "suggestion_id": f"{item_id}:{k}"})
-        if dropped:
-            self._fail(f"suggest gave {len(dropped)} span(s) on item {item_id!r} that name no "
-                       f"place in its text or an unknown label (positions {dropped[:5]}); they "
-                       f"are not shown. Labels are {sorted(labels)}")
-        return out
+    def _suggestions(self, item_ids: list[str]) -> dict[str, list[dict]]:
+        """The stored suggestions of these items, as the view takes them. With ``suggest``,
+        items without one of this model version get one stored first (one batch); items it
+        fails on are shown without and named in the error line."""
+        if not item_ids:
+            return {}
+        project = self.project
+        if self._suggest is not None:
+            have = project.span_suggestions(item_ids)
+            missing = [i for i in item_ids if i not in self._unsuggested
+                       and have.get(i, {}).get("model_version") != self._model_version]
+            if missing:
+                try:
+                    report = project.suggest_spans(self._suggest, missing, errors="skip",
+                                                   model_version=self._model_version,
+                                                   progress=False)
+                except Exception as exc:  # the items are still shown, without suggestions
+                    log.exception("suggest failed")
+                    self._fail(f"suggest failed: {exc}")
+                else:
+                    if report.failed:
+                        self._unsuggested.update(report.failed)  # not asked again: it failed
+                        first = next(iter(report.failed.items()))
+                        self._fail(f"suggest failed on {len(report.failed)} item(s), e.g. "
+                                   f"{first[0]!r}: {first[1]}; they are shown without")
+        return {item_id: [{"start": s["start"], "end": s["end"], "label": s["label"],
+                           "score": s["score"], "suggestion_id": s["suggestion_id"]}
+                          for s in got["spans"]]
+                for item_id, got in project.span_suggestions(item_ids).items()}
 
     # -- intents ------------------------------------------------------------------------------
     def _on_submit(self, msg: dict) -> None:
@@ -194,8 +201,8 @@ def _stored(span: dict, text: str | None) -> dict:
                            "label": span["label"]}
     if span["text"] is not None:
         out["text"] = span["text"]
-    if span["suggestion_id"] is not None:
-        out["extra"] = {"suggestion_id": span["suggestion_id"]}
+    if span["suggestion_id"] is not None:  # checked by the ledger against the stored suggestion
+        out["suggestion_id"] = span["suggestion_id"]
     if span["utf16"] is not None and isinstance(text, str):
         try:
             converted = from_utf16(text, span["utf16"])

@@ -38,6 +38,7 @@ from .store import (
     Submitted,
     build_records,
     relations_frame,
+    span_suggestions,
     spans_frame,
     submissions_frame,
 )
@@ -244,7 +245,8 @@ class Project:
 
         ``spans``: ``(start, end, label)`` tuples or dicts with ``start``, ``end``, ``label``
         and optionally ``text`` (checked against the item's), ``id``, ``score``, ``source``,
-        ``extra``. Offsets are Python code points, end exclusive (a browser's UTF-16 offsets:
+        ``extra``, ``suggestion_id`` (the suggested span it stands for, from
+        :meth:`span_suggestions`; it must be one of the item's latest suggestion, once). Offsets are Python code points, end exclusive (a browser's UTF-16 offsets:
         :func:`hitl_widgets.core.spans.from_utf16`). ``relations``: ``(head, child, label)``
         or dicts, naming spans by their ``id`` (their position in ``spans`` when none given).
         Everything is checked before anything is written (:class:`SpanError` says what and
@@ -285,6 +287,36 @@ class Project:
         """The current submission per (item, annotator), with its span and relation counts
         (``n_spans == 0``: the annotator found nothing to mark)."""
         return submissions_frame(self.store, annotator)
+
+    # Doors onto core/spans (pre-annotations and what became of them).
+    def suggest_spans(self, suggester: Any, item_ids: Sequence[str] | None = None, *,
+                      model_version: str, source: str = "model", errors: str = "raise",
+                      batch_size: int = 256, progress: Progress = None):
+        """Store a model's spans for the items (default: every text item), one suggestion per
+        item, for annotators to accept, edit or delete.
+
+        ``suggester``: a function ``text -> [(start, end, label[, score]), ...]`` (or dicts),
+        or a ready-made one from :mod:`hitl_widgets.core.spans` (``spacy_suggester(nlp)``,
+        ``regex_suggester``, ``keyword_suggester``). Checked per batch of ``batch_size``
+        items, each written in one transaction; ``errors="raise"`` stops at the first batch
+        with a failing item (nothing of it written), ``"skip"`` stores the rest and reports
+        the failures. Returns a :class:`~hitl_widgets.core.spans.SuggestReport`.
+        """
+        return _spans_capability().suggest_spans(
+            self.ledger, suggester, item_ids, model_version=model_version, source=source,
+            errors=errors, batch_size=batch_size, progress=progress)
+
+    def span_suggestions(self, item_ids: Sequence[str]) -> dict[str, dict]:
+        """The latest span suggestion per item (items without one are left out): ``{item_id:
+        {"model_version", "suggestion_seq", "source", "spans": [{start, end, label, text,
+        score, suggestion_id}]}}``. Submit a suggested span with its ``suggestion_id`` to
+        record that it was accepted or edited."""
+        return span_suggestions(self.store, item_ids)
+
+    def span_outcomes(self, annotator: str | None = None):
+        """What became of every suggested span (accepted, edited, deleted) and which spans
+        were added by hand, one row per region (see :mod:`hitl_widgets.core.spans`)."""
+        return _spans_capability().span_outcomes(self.ledger, annotator)
 
     # -- reading --------------------------------------------------------------------------
     def labels(self, annotator: str | None = None):
@@ -480,6 +512,12 @@ def _weak():
     from . import weak
 
     return weak
+
+
+def _spans_capability():
+    from . import spans
+
+    return spans
 
 
 def _length(values: Any) -> int:

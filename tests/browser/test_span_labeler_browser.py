@@ -359,6 +359,12 @@ def test_suggestions_drawn_dashed_accepted_edited_dismissed(page, jupyter_server
     wait_saved(page)
     with hw.Project(project_file) as p:
         spans, events = p.spans(), p.events()
+        seq = p.span_suggestions(["t0"])["t0"]["suggestion_seq"]
+        outcomes = p.span_outcomes()
     by_id = {e.seq: (e.extra or {}).get("suggestion_id") for e in events.itertuples()}
     got = [(r.text, r.label, by_id[r.span_id]) for r in spans.itertuples()]
-    assert got == [("Ada Lovelace", "PER", "t0:0"), ("in", "PER", None), ("London", "LOC", "t0:2")]
+    assert got == [("Ada Lovelace", "PER", f"{seq}:0"), ("in", "PER", None),
+                   ("London", "LOC", f"{seq}:2")]
+    # Every suggested span ends as one outcome, and the hand-made one is "added".
+    assert sorted(zip(outcomes["outcome"], outcomes["label_final"].fillna("-"), strict=True)) == [
+        ("added", "PER"), ("deleted", "-"), ("edited", "LOC"), ("edited", "PER")]

@@ -82,7 +82,7 @@ def test_submit_writes_spans_and_relations_and_acks(open_project):
     intent(w, type="submit", item_id="ada", client_seq=5, ms_on_item=1200, spans=[
         span(0, 0, 12, "PER", "Ada Lovelace", utf16=[0, 12]),
         span(1, 17, 32, "PER", "Charles Babbage"),
-        span(2, 36, 42, "LOC", "London", suggestion_id="ada:0"),
+        span(2, 36, 42, "LOC", "London"),
     ], relations=[{"head": 0, "child": 1, "label": "knows"}])
     (ack,) = w.rec.of("ack")
     assert ack["client_seq"] == 5 and ack["item_id"] == "ada" and w.error == ""
@@ -94,8 +94,6 @@ def test_submit_writes_spans_and_relations_and_acks(open_project):
     assert rel[["head", "child", "label"]].values.tolist() == [
         [spans.span_id[0], spans.span_id[1], "knows"]]
     events = project.events()
-    london = events[events.seq == spans.span_id[2]].iloc[0]
-    assert london["extra"]["suggestion_id"] == "ada:0"
     assert events[events.seq == ack["event_id"]].iloc[0]["ms_on_item"] == 1200
     assert "ada" not in w.window and w.progress["done"] == 1
     w.close()
@@ -201,19 +199,46 @@ def test_overlapping_task_takes_nested_and_crossing_spans(open_project):
     w.close()
 
 
-def test_suggest_fills_the_seam_and_bad_suggestions_are_left_out(open_project):
+def test_suggest_stores_suggestions_the_view_shows_and_outcomes_follow(open_project):
     def suggest(text):
-        return [(0, 3, "PER", 0.9), (4, 7, "NOPE", 0.5), (5, 999, "ORG", 0.1),
-                {"start": 4, "end": 12, "label": "PER"}]
+        if "Ada" not in text:
+            return [(0, 999, "ORG", 0.1)] if "script" in text else []  # bad on the XSS item
+        return [(0, 3, "PER", 0.9), {"start": 36, "end": 42, "label": "ORG", "score": 0.4}]
 
-    w = widget(open_project(), suggest=suggest)
+    project = open_project()
+    w = widget(project, suggest=suggest, model_version="m1")
     w._sent.clear()
     w._refresh()
     payload = next(p for p in w.rec.of("items")[0]["items"] if p["item_id"] == "ada")
+    stored = project.span_suggestions(["ada"])["ada"]
+    assert stored["model_version"] == "m1"
     assert payload["suggestions"] == [
-        {"start": 0, "end": 3, "label": "PER", "score": 0.9, "suggestion_id": "ada:0"},
-        {"start": 4, "end": 12, "label": "PER", "score": None, "suggestion_id": "ada:3"}]
-    assert "2 span(s)" in w.error and "unknown label" in w.error
+        {"start": 0, "end": 3, "label": "PER", "score": 0.9,
+         "suggestion_id": stored["spans"][0]["suggestion_id"]},
+        {"start": 36, "end": 42, "label": "ORG", "score": 0.4,
+         "suggestion_id": stored["spans"][1]["suggestion_id"]}]
+    assert "suggest failed on 1 item(s), e.g. 'xss'" in w.error
+    # Shown again: no second suggestion is stored for the same model version, and the item the
+    # suggester failed on is not asked again.
+    w.error = ""
+    w._refresh()
+    assert w.error == ""
+    assert project.span_suggestions(["ada"])["ada"]["suggestion_seq"] == stored["suggestion_seq"]
+    # "Ada" widened to "Ada Lovelace" (edited), London not taken (deleted), one span by hand.
+    first = stored["spans"][0]["suggestion_id"]
+    intent(w, type="submit", item_id="ada", client_seq=1, ms_on_item=900, spans=[
+        span(0, 0, 12, "PER", "Ada Lovelace", suggestion_id=first),
+        span(1, 17, 32, "PER", "Charles Babbage")], relations=[])
+    assert w.rec.of("ack") and w.error == ""
+    outcomes = project.span_outcomes().set_index("outcome")
+    assert sorted(outcomes.index) == ["added", "deleted", "edited"]
+    assert outcomes.loc["edited", "suggestion_id"] == first
+    assert outcomes.loc["deleted", "label_suggested"] == "ORG"
+    # A suggestion id the item's latest suggestion does not hold is refused, nothing written.
+    before = len(project.spans())
+    intent(w, type="submit", item_id="fire", client_seq=2, ms_on_item=10, spans=[
+        span(0, 0, 4, "PER", FIREMEN[:4], suggestion_id=first)], relations=[])
+    assert "suggestion" in w.error and len(project.spans()) == before
     w.close()
 
 

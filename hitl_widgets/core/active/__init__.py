@@ -6,6 +6,9 @@
   built on :func:`rank` and :func:`diverse_batch`), and :class:`PoolScorer`, which keeps a
   pool's order between retrains; ``STRATEGIES`` names every strategy;
 - :class:`ActiveLearning`: the live loop, a queue that retrains in the background;
+  :class:`SpanActiveLearning`: the same loop for span tasks, ranking texts by a span model's
+  uncertainty (:func:`least_confident_token`, :func:`min_span_score`, :func:`entropy_mean`;
+  :class:`TokenTagger` is a small span model);
 - models and features: :func:`fit_clone`, :class:`TorchClassifier`, :func:`mc_dropout_proba`,
   :func:`pixels`, :func:`tfidf`, :func:`embed`, :func:`features_for`;
 - :func:`run_simulation`: the loop with an oracle, for teaching (``hw.simulate`` draws it).
@@ -46,14 +49,24 @@ from ._ranking import (
     rank_reference,
 )
 from ._simulate import DEFAULT_STRATEGIES, SimulationRun, labels_to_reach, run_simulation, summarize
+from ._span_learning import SpanActiveLearning
+from ._span_models import (
+    SPAN_REDUCTIONS,
+    TokenTagger,
+    bio_tags,
+    entropy_mean,
+    least_confident_token,
+    min_span_score,
+)
 
 __all__ = [
-    "DEFAULT_STRATEGIES", "IMAGE_KINDS", "SCORERS", "STRATEGIES", "ActiveLearning", "ModelOutputError",
-    "NotEnoughClasses", "PoolScorer", "SimulationRun", "TorchClassifier", "asking_order", "bald",
+    "DEFAULT_STRATEGIES", "IMAGE_KINDS", "SCORERS", "SPAN_REDUCTIONS", "STRATEGIES",
+    "ActiveLearning", "ModelOutputError", "NotEnoughClasses", "PoolScorer", "SimulationRun",
+    "SpanActiveLearning", "TokenTagger", "TorchClassifier", "asking_order", "bald", "bio_tags",
     "check_estimator", "check_finite", "check_proba", "check_strategy", "diverse_batch", "embed",
-    "entropy", "features_for", "fit_clone", "labels_to_reach", "least_confidence", "margin",
-    "mc_dropout_proba", "pixels", "rank", "rank_reference", "run_simulation", "summarize",
-    "tfidf",
+    "entropy", "entropy_mean", "features_for", "fit_clone", "labels_to_reach",
+    "least_confidence", "least_confident_token", "margin", "mc_dropout_proba", "min_span_score",
+    "pixels", "rank", "rank_reference", "run_simulation", "summarize", "tfidf",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.active.X``), not the private

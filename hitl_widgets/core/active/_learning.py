@@ -121,6 +121,8 @@ class ActiveLearning(Queue):
     suggest_top : how many of the next items get the new model's suggestion (default 200).
     """
 
+    _ANSWER = "annotation"  # the event kind that answers an item (a label)
+
     def __init__(self, project: Any, *, model: Any = None, features: Any = None,
                  strategy: str = "margin",
                  batch_size: int = 10, retrain_every: int = 20, auto_accept: float | None = None,
@@ -156,8 +158,13 @@ class ActiveLearning(Queue):
         self.seed, self.model_annotator = int(seed), annotator_for_model
         self._features = features  # kept: items added later are featurized the same way
         self._ids, self._X = _pool(project, features)
-        self._row = {item_id: k for k, item_id in enumerate(self._ids)}
         self._test = _check_test(test, self._X.shape[1])
+        self._start()
+
+    def _start(self) -> None:
+        """The loop's state, from the pool (``_ids``, ``_X``) on: what every task shares.
+        Ends by reading the state already in the file and subscribing to the project."""
+        self._row = {item_id: k for k, item_id in enumerate(self._ids)}
         self._rng = np.random.default_rng([self.seed, 1])  # the retrain thread's own stream
 
         self._lock = threading.RLock()
@@ -189,7 +196,7 @@ class ActiveLearning(Queue):
         self._outside_error: str | None = None  # why, until the pool takes them
         self._loop = _running_loop()
         self._load_state()
-        self._retracted = project.store.max_seq(("retraction",))  # the newest undo reset() saw
+        self._retracted = self.ledger.store.max_seq(("retraction",))  # the newest undo reset() saw
         self._unsubscribe = self.ledger.subscribe(self._on_project_change)
 
     # -- the Queue protocol: the UI path, no model call -------------------------------------
@@ -338,8 +345,7 @@ class ActiveLearning(Queue):
             self._pool_stale = False
             n_old = len(self._ids)
         try:
-            # No bar from this thread: a notebook's bar belongs to the cell that runs it.
-            ids, X = _pool(self.project, self._features, progress=False)
+            ids, X = self._make_pool()
             if ids[:n_old] != self._ids:  # items are append-only, so this would be a bug
                 raise ValueError("the project's items changed order")
         except (ValueError, TypeError) as exc:
@@ -364,6 +370,11 @@ class ActiveLearning(Queue):
             self._order = np.concatenate([self._order, self._rng.permutation(new_rows)])
         self._deliver(lambda: self._notify("pool", {"added": len(new_rows)}))
 
+    def _make_pool(self) -> tuple[list[str], Any]:
+        """The pool anew, with the items added since (in the retrain thread)."""
+        # No bar from this thread: a notebook's bar belongs to the cell that runs it.
+        return _pool(self.project, self._features, progress=False)
+
     def _retrain_once(self) -> None:
         started = time.monotonic()
         rows, y, n_labels = self._training_set()
@@ -381,7 +392,7 @@ class ActiveLearning(Queue):
             # It ranks with the one policy hw.simulate replays (asking_order).
             scorer = self._scorer().rescore(fitted, self._X, exclude=self._taken_rows(),
                                             progress=self._rescore_step)
-        except _Closed:  # closed while rescoring: stopped between two chunks, nothing kept
+        except LoopClosed:  # closed while rescoring: stopped between two chunks, nothing kept
             return
         except Exception as exc:
             self._fail(exc)
@@ -409,7 +420,7 @@ class ActiveLearning(Queue):
         """The rescore's progress, for status(); stops it (between chunks) once closed."""
         with self._lock:
             if self._closed:
-                raise _Closed
+                raise LoopClosed
             self._rescoring = (done, total)
 
     def _is_closed(self) -> bool:
@@ -501,13 +512,18 @@ class ActiveLearning(Queue):
                 self._version, self._cursor = result["version"], 0
                 taken = self._taken
             version = f"m{result['version']}"
-            head = self._head(result["order"], taken)
-            if head:
-                rows = [self._row[i] for i in head]
-                self.ledger.suggest(head, [str(result["best"][k]) for k in rows],
-                                     [float(result["top"][k]) for k in rows],
-                                     source="model", version=version)
-        self._notify("model", {"version": version, "suggested": len(head)})
+            suggested = self._suggest(result, taken, version)
+        self._notify("model", {"version": version, "suggested": suggested})
+
+    def _suggest(self, result: dict, taken: set[str], version: str) -> int:
+        """Store the landed model's suggestions for the next items; how many."""
+        head = self._head(result["order"], taken)
+        if head:
+            rows = [self._row[i] for i in head]
+            self.ledger.suggest(head, [str(result["best"][k]) for k in rows],
+                                [float(result["top"][k]) for k in rows],
+                                source="model", version=version)
+        return len(head)
 
     def _head(self, order: np.ndarray, taken: set[str]) -> list[str]:
         out = []
@@ -559,7 +575,7 @@ class ActiveLearning(Queue):
     # -- the project's events ------------------------------------------------------------------
     def _on_project_change(self, kind: str, info: dict) -> None:
         """Count human labels (cheap: this runs on the labeling path)."""
-        if kind == "annotation" and info.get("annotator") != self.model_annotator:
+        if kind == self._ANSWER and info.get("annotator") != self.model_annotator:
             item_id = info.get("item_id")
             with self._lock:
                 if item_id in self._row:  # in place: a membership test never sees half a set
@@ -587,7 +603,7 @@ class ActiveLearning(Queue):
         """After an undo: the item is open again unless someone else's label still holds."""
         if item_id not in self._row:
             return
-        live = self.ledger.store.live_events(["annotation"], [item_id])
+        live = self.ledger.store.live_events([self._ANSWER], [item_id])
         if not any(r["annotator"] != self.model_annotator for r in live):
             with self._lock:
                 if item_id not in self._auto:
@@ -723,7 +739,7 @@ class _FitClock:
             self.loop._fit_started = None
 
 
-class _Closed(Exception):
+class LoopClosed(Exception):
     """Raised in the retrain thread to stop a rescore once the loop is closed."""
 
 

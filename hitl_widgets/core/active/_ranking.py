@@ -654,6 +654,25 @@ class PoolScorer:
         self._state = (scores, pred, top, order, self._state[4] + 1)
         return self
 
+    def rank_scores(self, scores, X=None, exclude=None) -> PoolScorer:
+        """Keep scores computed elsewhere (higher = ask sooner: a span model's uncertainty per
+        text, say) and put the pool in asking order with :func:`asking_order`, as
+        :meth:`rescore` does with a classifier's. ``X`` (optional) serves ``"diverse"``.
+
+        >>> PoolScorer("margin", seed=0).rank_scores([0.2, 0.9, 0.5]).next(2).tolist()
+        [1, 2]
+        """
+        values = _checked_scores(scores)
+        if not np.isfinite(values).all():
+            raise ModelOutputError("uncertainty scores must be finite numbers; got "
+                                   f"{int((~np.isfinite(values)).sum())} infinite")
+        strategy = "margin" if self.strategy == "diverse" and X is None else self.strategy
+        order = asking_order(values, self.rng, strategy=strategy, explore=self.explore,
+                             exclude=exclude, features=X, batch_size=self.batch_size,
+                             head=self.head)
+        self._state = (values, None, None, order, self._state[4] + 1)
+        return self
+
     def _scorer(self):
         return SCORERS["margin" if self.strategy in ("diverse", "random") else self.strategy]
 

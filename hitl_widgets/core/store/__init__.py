@@ -7,7 +7,9 @@
 - :class:`LabelSchema`: the labels, their keys and guidelines; :class:`SpanSchema`: span and
   relation labels, and whether spans may overlap.
 - spans: a submission of an item's spans is checked whole (:class:`SpanError` otherwise) and
-  read back with :func:`spans_frame`, :func:`relations_frame` and :func:`submissions_frame`.
+  read back with :func:`spans_frame`, :func:`relations_frame` and :func:`submissions_frame`;
+  a model's spans for an item are one ``suggestion`` event (:func:`check_suggestion`,
+  :func:`span_suggestions`), each suggested span named by :func:`suggestion_id`.
 - :func:`build_records`: what ``Project.add_items`` accepts, checked and turned into items.
 - media helpers: images are sniffed, checked and only read below the project's image root.
 
@@ -26,6 +28,14 @@ from ._ledger import Ledger, check_annotator, check_source
 from ._media import MediaError, read_below, sniff_mime
 from ._migrations import ForeignFileError
 from ._schema import Guideline, LabelSchema, SchemaError, SpanSchema
+from ._span_suggestions import (
+    check_suggestion,
+    parse_suggestion_id,
+    span_suggestion_events,
+    span_suggestions,
+    submitted_spans,
+    suggestion_id,
+)
 from ._spans import (
     FRAME_COLUMNS,
     SpanError,
@@ -39,8 +49,10 @@ from ._store import EVENT_KINDS, SOURCES, ItemRecord, Store, StoreError
 __all__ = ["EVENT_KINDS", "FRAME_COLUMNS", "SOURCES", "ForeignFileError", "Guideline", "ItemError",
            "ItemRecord", "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError",
            "SchemaError", "SpanError", "SpanSchema", "Store", "StoreError", "Submitted",
-           "build_records", "check_annotator", "check_source", "read_below", "relations_frame",
-           "sniff_mime", "spans_frame", "submissions_frame"]
+           "build_records", "check_annotator", "check_source", "check_suggestion",
+           "parse_suggestion_id", "read_below", "relations_frame", "sniff_mime",
+           "span_suggestion_events", "span_suggestions", "spans_frame", "submissions_frame",
+           "submitted_spans", "suggestion_id"]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.store.X``), not the private
 # module they are defined in.

@@ -42,6 +42,7 @@ from .._checks import item_id as check_item_id
 from .._checks import item_id_list
 from ._index import LabelIndex
 from ._schema import LabelSchema, SchemaError, SpanSchema
+from ._span_suggestions import check_suggestion, check_suggestion_ids
 from ._spans import SpanError, Submitted, check_relations, check_spans
 from ._store import SOURCES, ItemRecord, Store
 
@@ -318,12 +319,18 @@ class Ledger:
             if s["source"] is not None:
                 check_source(s["source"])
         with self.transaction():
+            if any(s["suggestion_id"] is not None for s in checked):
+                # Read under the write lock: the suggestion named is the latest one when written.
+                latest = self.store.latest_suggestions([item_id], spans=True).get(item_id)
+                check_suggestion_ids(checked, latest, item_id)
             seq = self.append("spans", item_id, notify=False, annotator=annotator, source=source,
                               ms_on_item=ms_on_item, extra=extra)
             span_ids = self.append_many([dict(
                 kind="span", item_id=item_id, annotator=annotator, labels=[s["label"]],
                 source=s["source"] or source, score=s["score"], target=seq,
-                extra={**s["extra"], "start": s["start"], "end": s["end"], "text": s["text"]},
+                extra={**s["extra"], "start": s["start"], "end": s["end"], "text": s["text"],
+                       **({} if s["suggestion_id"] is None
+                          else {"suggestion_id": s["suggestion_id"]})},
             ) for s in checked], notify=False)
             relation_ids = self.append_many([dict(
                 kind="relation", item_id=item_id, annotator=annotator, labels=[label],
@@ -333,6 +340,33 @@ class Ledger:
             self._notify("spans", {"item_id": item_id, "annotator": annotator, "seq": seq,
                                    "span_ids": span_ids, "relation_ids": relation_ids})
         return Submitted(seq, tuple(span_ids), tuple(relation_ids))
+
+    def suggest_spans(self, suggestions: Sequence[tuple[Any, Any]], *, model_version: str,
+                      source: str = "model") -> list[int]:
+        """Store a model's spans for several items, one ``suggestion`` event each (see
+        ``_span_suggestions``), all in one transaction or none; notifies ``suggestion``.
+
+        ``suggestions``: ``(item_id, spans)`` pairs; each item's spans are checked against its
+        text and the span schema first (:func:`check_suggestion`), so a bad one writes nothing.
+        Returns the events' seqs, in the order given.
+        """
+        if not isinstance(model_version, str) or not model_version.strip():
+            raise ValueError("model_version must name the model that made the spans, e.g. "
+                             f"model_version='ner-v1'; got {model_version!r}")
+        check_source(source)
+        schema = self._spans_schema()
+        pairs = [(check_item_id(i), spans) for i, spans in suggestions]
+        records = self.store.get_items([i for i, _ in pairs])
+        events = []
+        for item_id, spans in pairs:
+            record = records.get(item_id)
+            if record is None:
+                raise KeyError(f"Unknown item id {item_id!r}; add it first with "
+                               "project.add_items(...)")
+            checked = check_suggestion(record.text, spans, schema, item_id=item_id)
+            events.append(dict(kind="suggestion", item_id=item_id, source=source,
+                               extra={"version": model_version, "spans": checked}))
+        return self.append_many(events, notify="suggestion", info={"spans": True})
 
     def relate(self, head: int, child: int, label: str, *, annotator: str) -> int:
         """Add a relation between two current spans of one submission; notifies ``spans``."""

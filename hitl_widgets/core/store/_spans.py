@@ -31,7 +31,7 @@ from typing import Any
 
 from ._schema import SchemaError, SpanSchema
 
-_SPAN_KEYS = {"start", "end", "label", "text", "id", "score", "source", "extra"}
+_SPAN_KEYS = {"start", "end", "label", "text", "id", "score", "source", "extra", "suggestion_id"}
 _RELATION_KEYS = {"head", "child", "label"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 FRAME_COLUMNS = ["item_id", "annotator", "start", "end", "label", "span_id", "text", "source",
@@ -56,8 +56,10 @@ class Submitted:
 
 # -- checking a submission ------------------------------------------------------------------
 def check_spans(text: Any, spans: Any, schema: SpanSchema, *, item_id: str) -> list[dict]:
-    """The spans as stored (start, end, label, text, id, score, source, extra), or SpanError
-    naming the span and what to do. Spans may be dicts or ``(start, end, label)`` tuples."""
+    """The spans as stored (start, end, label, text, id, score, source, extra, suggestion_id),
+    or SpanError naming the span and what to do. Spans may be dicts or ``(start, end, label)``
+    tuples; ``suggestion_id`` (the suggested span it stands for) is checked by the ledger
+    against the item's latest suggestion."""
     if not isinstance(text, str):
         raise SpanError(f"Item {item_id!r} has no text (it is not a text item), so it cannot "
                         "hold spans; label spans on text items")
@@ -123,12 +125,12 @@ def _one_span(text: str, span: Any, k: int, schema: SpanSchema, item_id: str) ->
     extra = span.get("extra")
     if extra is not None and not isinstance(extra, Mapping):
         raise SpanError(f"{where}: extra must be a dict, not {type(extra).__name__}")
-    taken = sorted({"start", "end", "text"} & set(extra or {}))
+    taken = sorted({"start", "end", "text", "suggestion_id"} & set(extra or {}))
     if taken:
         raise SpanError(f"{where}: extra may not hold {taken}; the span's own fields keep them")
     return {"start": start, "end": end, "label": label, "text": covered,
             "id": span.get("id", k), "score": span.get("score"), "source": span.get("source"),
-            "extra": dict(extra or {})}
+            "extra": dict(extra or {}), "suggestion_id": span.get("suggestion_id")}
 
 
 def _check_layering(spans: list[dict], schema: SpanSchema, item_id: str) -> None:

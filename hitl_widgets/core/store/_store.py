@@ -446,14 +446,18 @@ class Store:
         touched = {item_id for is_top, item_id, _ in rows if not is_top and item_id is not None}
         return top, touched, any(not is_top and value for is_top, _, value in rows)
 
-    def latest_suggestions(self, item_ids: Sequence[str]) -> dict[str, dict]:
-        """The newest model / LF suggestion per item, for those that have one."""
+    def latest_suggestions(self, item_ids: Sequence[str], *, spans: bool = False,
+                           ) -> dict[str, dict]:
+        """The newest model / LF suggestion of a label per item, for those that have one; with
+        ``spans``, the newest suggestion of spans instead (one has labels, the other none)."""
+        which = "IS NULL" if spans else "IS NOT NULL"
         out: dict[str, dict] = {}
         for chunk in _chunks(list(item_ids), 500):
             marks = ",".join("?" * len(chunk))
             rows = self._query(
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq IN (SELECT MAX(seq) FROM events "
-                f"WHERE kind = 'suggestion' AND item_id IN ({marks}) GROUP BY item_id)",
+                f"WHERE kind = 'suggestion' AND labels {which} AND item_id IN ({marks}) "
+                "GROUP BY item_id)",
                 chunk,
             )
             out.update({r["item_id"]: _event_dict(r) for r in rows})
