@@ -18,8 +18,8 @@ What a version holds, per item with a final label (items with none are not in it
   ``confidence`` (consensus only; NaN otherwise);
 - the item: ``kind``, ``text``, ``path`` (image bytes stay in the project: an image item is
   exported by id and kind), ``item_hash`` (the store's hash of its content), and its
-  ``provenance``, ``meta`` and ``fields`` as canonical JSON strings (``json.loads`` gives the
-  dicts back; JSON keeps a Parquet or datasets export exact whatever keys each batch had).
+  ``provenance``, ``meta`` and ``fields`` as the JSON text the store holds (``json.loads`` gives
+  the dicts back; text keeps a Parquet or datasets export exact whatever keys each batch had).
 
 The version's **hash** is a sha256 over a canonical serialisation of (item id, item hash,
 final labels) sorted by item id: the same items with the same labels give the same hash in any
@@ -33,7 +33,7 @@ through the Ledger, which first checks the name is free. No migration is needed 
 table exists since v1), and item text is not copied: items never change (the store's triggers
 refuse it), so the rows hold item ids and hashes and the frame joins the items when read. On
 read the hash is computed again from the rows and the items, so a version edited in the file is
-refused, not trusted. About 100 bytes a row: 10 MB for 100,000 decided items.
+refused, not trusted. About 130 bytes a row: 13 MB for 100,000 decided items.
 
 Example
 -------
@@ -183,9 +183,9 @@ def decided_rows(ledger: Ledger, method: str = "majority") -> list[dict]:
                             None if confidence is None else float(confidence))
     for item_id, e in gold.items():
         out[item_id] = _row(item_id, e["labels"], "gold", [], e["created_at"], None)
-    hashes = store.get_items(sorted(out))
+    hashes = store.item_hashes()
     for item_id, row in out.items():
-        row["item_hash"] = hashes[item_id].content_hash
+        row["item_hash"] = hashes[item_id]
     return [out[i] for i in sorted(out)]
 
 
@@ -245,9 +245,9 @@ def stored_rows(ledger: Any, name_or_hash: Any) -> tuple[Version, list[dict]]:
         raise VersionError(f"Version {version.name!r} is listed but its rows are missing from "
                            f"{ledger.store.path}; the file was edited outside hitl_widgets")
     rows = [dict(zip(payload["columns"], r, strict=True)) for r in payload["rows"]]
-    items = ledger.store.get_items([r["item_id"] for r in rows])
-    if content_hash((r["item_id"], items[r["item_id"]].content_hash if r["item_id"] in items
-                     else "", r["labels"]) for r in rows) != version.hash:
+    hashes = ledger.store.item_hashes()
+    if content_hash((r["item_id"], hashes.get(r["item_id"], ""), r["labels"])
+                    for r in rows) != version.hash:
         raise VersionError(f"Version {version.name!r} no longer matches its hash "
                            f"{version.hash[:12]}: its rows or items were edited outside "
                            "hitl_widgets; it cannot be trusted")
@@ -261,7 +261,10 @@ def version_frame(ledger: Any, name_or_hash: Any) -> pd.DataFrame:
 
     ledger = Ledger.of(ledger)
     version, rows = stored_rows(ledger, name_or_hash)
-    items = ledger.store.get_items([r["item_id"] for r in rows])
+    # One read of every item's columns but the image bytes; fields, meta and provenance come
+    # as the JSON text they were stored as.
+    items = {r["item_id"]: r for r in ledger.store.items_table()}
+    hashes = ledger.store.item_hashes()
     value = ledger.label_value
 
     def col(values: list) -> pd.Series:
@@ -271,9 +274,6 @@ def version_frame(ledger: Any, name_or_hash: Any) -> pd.DataFrame:
         for k, v in enumerate(values):
             out[k] = v
         return pd.Series(out, dtype=object)
-
-    def canon(d: dict) -> str:
-        return json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     recs = [items[r["item_id"]] for r in rows]
     return pd.DataFrame({
@@ -286,11 +286,11 @@ def version_frame(ledger: Any, name_or_hash: Any) -> pd.DataFrame:
                                      unit="s", utc=True),
         "confidence": np.array([np.nan if r["confidence"] is None else r["confidence"]
                                 for r in rows], dtype=float),
-        "kind": col([i.kind for i in recs]),
-        "text": col([i.text for i in recs]),
-        "path": col([i.path for i in recs]),
-        "item_hash": col([i.content_hash for i in recs]),
-        "provenance": col([canon(i.provenance) for i in recs]),
-        "meta": col([canon(i.meta) for i in recs]),
-        "fields": col([canon(i.fields) for i in recs]),
+        "kind": col([i["kind"] for i in recs]),
+        "text": col([i["text"] for i in recs]),
+        "path": col([i["path"] for i in recs]),
+        "item_hash": col([hashes[r["item_id"]] for r in rows]),
+        "provenance": col([i["provenance"] for i in recs]),
+        "meta": col([i["meta"] for i in recs]),
+        "fields": col([i["fields"] for i in recs]),
     }, columns=FRAME_COLUMNS)

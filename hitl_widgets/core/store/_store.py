@@ -289,6 +289,10 @@ class Store:
                 out[row["item_id"]] = _record(row)
         return out
 
+    def item_hashes(self) -> dict[str, str]:
+        """Every item's content hash by id: one read of two columns (no bytes, no JSON)."""
+        return dict(self._query("SELECT item_id, content_hash FROM items", tuples=True))
+
     def item_ids_from(self, seq: int, limit: int) -> list[tuple[int, str]]:
         """(seq, item_id) of items in insertion order, starting at ``seq``."""
         return self._query("SELECT seq, item_id FROM items WHERE seq >= ? ORDER BY seq LIMIT ?",
