@@ -344,3 +344,42 @@ def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temp(routes, tmp_p
         routes.export_parquet("v1", target)
     assert target.read_bytes() == b"the previous export"
     assert os.listdir(target.parent) == ["v1.parquet"]
+
+
+def test_image_items_are_exported_by_path_and_kind(make_project, tmp_path):
+    import io
+
+    from PIL import Image
+
+    p = make_project(items=0, image_root=True)
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 10, 10)).save(buf, format="PNG")
+    (p.image_root / "cat.png").write_bytes(buf.getvalue())
+    p.add_items(path=["cat.png"], id=["c"])
+    p.add_items(image=[np.zeros((4, 4))], id=["d"])
+    p.annotate("c", "spam", annotator="ana")
+    p.annotate("d", "ham", annotator="ana")
+    p.snapshot("v1")
+    back = pd.read_parquet(p.export_parquet("v1", tmp_path / "img.parquet")).set_index("item_id")
+    assert back.loc["c", "kind"] == "image_path" and back.loc["c", "path"].endswith("cat.png")
+    assert back.loc["d", "kind"] == "image" and pd.isna(back.loc["d", "path"])  # bytes stay
+
+
+def test_a_snapshot_by_dawid_skene_records_its_method(routes):
+    v = routes.snapshot("ds", method="dawid_skene")
+    assert v.method == "dawid_skene" and routes.snapshots()["method"].tolist() == ["dawid_skene"]
+    assert routes.version("ds").set_index("item_id").loc["3", "decided_by"] == "consensus"
+    with pytest.raises(ValueError, match="Unknown consensus method"):
+        routes.snapshot("bad", method="vote")
+    assert routes.snapshots()["name"].tolist() == ["ds"]
+
+
+def test_two_kernels_cannot_both_take_one_name(routes):
+    other = Project(routes.path)
+    try:
+        routes.snapshot("v1")
+        with pytest.raises(VersionError, match="exists already"):
+            other.snapshot("v1")
+        assert other.snapshots()["name"].tolist() == ["v1"]
+    finally:
+        other.close()
