@@ -51,6 +51,8 @@ WRITES = {
     "spot_check": (lambda p: (_labeled(p), p.spot_check(rate=0.5)), "request"),
     "check_agreement": (lambda p: (_labeled(p), p.check_agreement(window=8, min_items=4)),
                         "alert"),
+    "snapshot": (lambda p: (p.annotate("0", "ham", annotator="ana"), p.snapshot("v1")),
+                 "version"),
     "store_weak_labels": (lambda p: p.store_weak_labels(np.array([[0.9, 0.1], [0.2, 0.8]]),
                                                         ["0", "1"]), "suggestion"),
 }
@@ -59,7 +61,8 @@ SILENT = {
     "record_shown": lambda p: p.record_shown("0", annotator="ana", suggestion="ham"),
 }
 SETUP_KINDS = {"flag_disagreements": "annotation", "spot_check": "annotation",
-               "check_agreement": "annotation", "undo": "annotation", "remove_gold": "gold"}
+               "check_agreement": "annotation", "undo": "annotation", "remove_gold": "gold",
+               "snapshot": "annotation"}
 
 
 @pytest.mark.parametrize("name", sorted(WRITES))

@@ -426,6 +426,41 @@ class Project:
         """Relabel alerts with their reasons, as a DataFrame."""
         return _quality().quality_alerts(self.ledger)
 
+    # -- versions -------------------------------------------------------------------------
+    # Doors onto core/quality's dataset versions (frozen final labels, their diff, the audit).
+    def snapshot(self, name: str, *, method: str = "majority"):
+        """Freeze every decided item's final label (and how it was decided: gold,
+        adjudication, consensus, human, model or lf) as a version called ``name``, identified
+        by a content hash; returns its :class:`~hitl_widgets.core.quality.Version`. A name is
+        used once: reusing one raises and writes nothing."""
+        return _quality().snapshot(self.ledger, name, method)
+
+    def snapshots(self):
+        """The stored versions, oldest first: name, hash, method, n_items, seq, created_at."""
+        return _quality().snapshots(self.ledger)
+
+    def version(self, name_or_hash: str):
+        """A version's rows as a DataFrame: item, final label, how and by whom it was decided,
+        when, and the item's provenance (see :mod:`hitl_widgets.core.quality._versions`)."""
+        return _quality().version_frame(self.ledger, name_or_hash)
+
+    def diff(self, a: str, b: str):
+        """Items added, removed and relabeled from version ``a`` to ``b``, with the label
+        events between them (who, when, why): a :class:`~hitl_widgets.core.quality.VersionDiff`."""
+        return _quality().diff(self.ledger, a, b)
+
+    def audit(self, item_id: str):
+        """Who changed this item's label, from what, when, and what the screen showed them."""
+        return _quality().audit(self.ledger, item_id)
+
+    def export_parquet(self, version: str, path: str | Path) -> Path:
+        """Write a version to a Parquet file (the hash in a column and the file metadata)."""
+        return _quality().export_parquet(self.ledger, version, path)
+
+    def to_dataset(self, version: str):
+        """A version as a Hugging Face ``datasets.Dataset`` with a ``ClassLabel`` label."""
+        return _quality().to_dataset(self.ledger, version)
+
     # -- weak supervision -----------------------------------------------------------------
     # Doors onto core/weak (labeling functions, their analysis, label models).
     def apply_lfs(self, lfs, column: str = "text", **kwargs):

@@ -270,3 +270,19 @@ def test_max_seq_is_the_newest_event_of_the_kinds_asked(tmp_path_factory, kinds,
     assert project.store.max_seq(asked) == expected
     assert project.store.max_seq() == max(seqs, default=0)
     project.close()
+
+
+def test_item_events_reads_one_items_history_with_retractions_and_a_seq_range():
+    store = Store(":memory:")
+    store.add_items([ItemRecord("a", "text", text="x"), ItemRecord("b", "text", text="y")])
+    s1 = store.append("annotation", "a", annotator="ana", labels=["spam"])
+    store.append("annotation", "b", annotator="ana", labels=["ham"])
+    store.retract_last("ana", "b")
+    s4 = store.append("shown", "a", annotator="bob", suggestion=["ham"])
+    s5 = store.retract_last("ana", "a") and store.max_seq()
+    assert [e["seq"] for e in store.item_events(["a"])] == [s1, s4, s5]
+    assert [e["kind"] for e in store.item_events(["a"], ["annotation", "retraction"])] == [
+        "annotation", "retraction"]
+    assert [e["seq"] for e in store.item_events(["a", "b"], after=s1, upto=s4)] == [2, 3, s4]
+    assert store.item_hashes() == {r.item_id: r.content_hash for r in
+                                   store.get_items(["a", "b"]).values()}

@@ -14,7 +14,10 @@ the Dashboard shows.
   adjudicator sees);
 - the Dashboard's numbers as DataFrames: :func:`agreement_over_time`, :func:`annotator_stats`,
   :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`, and
-  :class:`DashboardStats` (the same, kept up to date from the changed items).
+  :class:`DashboardStats` (the same, kept up to date from the changed items);
+- dataset versions: :func:`snapshot` freezes the final labels under a name and a content hash
+  (with how each was decided), :func:`diff` and :func:`audit` read the log between versions and
+  for one item, and :func:`export_parquet` / :func:`to_dataset` export a version.
 
 Functions that read or write a project take the :class:`~hitl_widgets.Project` (or its
 :class:`~hitl_widgets.core.store.Ledger`).
@@ -40,6 +43,8 @@ from ._agreement import (
     per_label,
 )
 from ._consensus import DawidSkeneResult, dawid_skene, majority_vote
+from ._exports import ExportError, export_parquet, to_dataset
+from ._history import VersionDiff, audit, diff
 from ._live import DashboardStats
 from ._routing import (
     OverlapQueue,
@@ -59,6 +64,15 @@ from ._stats import (
     dashboard_data,
     disagreement_by_label,
     pair_confusion,
+)
+from ._versions import (
+    Version,
+    VersionError,
+    content_hash,
+    decided_rows,
+    snapshot,
+    snapshots,
+    version_frame,
 )
 from ._workflow import (
     check_agreement,
@@ -89,11 +103,14 @@ __all__ = [
     "pairwise_kappa", "per_label", "quality_alerts", "queue_depth", "remove_gold",
     "resolutions", "resolve", "set_gold", "set_overlap", "spot_check",
     "SpanAgreement", "SpanConsensus", "span_consensus", "span_f1", "span_tags", "token_agreement",
+    "ExportError", "Version", "VersionDiff", "VersionError", "audit", "content_hash",
+    "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",
+    "version_frame",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
 # module they are defined in.
-for _error in (UndefinedAgreementWarning,):
+for _error in (UndefinedAgreementWarning, ExportError, VersionError):
     _error.__module__ = __name__
 del _error
 

@@ -295,6 +295,10 @@ class Store:
                 out[row["item_id"]] = _record(row)
         return out
 
+    def item_hashes(self) -> dict[str, str]:
+        """Every item's content hash by id: one read of two columns (no bytes, no JSON)."""
+        return dict(self._query("SELECT item_id, content_hash FROM items", tuples=True))
+
     def item_ids_from(self, seq: int, limit: int) -> list[tuple[int, str]]:
         """(seq, item_id) of items in insertion order, starting at ``seq``."""
         return self._query("SELECT seq, item_id FROM items WHERE seq >= ? ORDER BY seq LIMIT ?",
@@ -379,6 +383,26 @@ class Store:
         """The whole log in order (``since`` = only events with a larger seq)."""
         rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq", (since,))
         return [_event_dict(r) for r in rows]
+
+    def item_events(self, item_ids: Sequence[str], kinds: Sequence[str] | None = None,
+                    after: int = 0, upto: int | None = None) -> list[dict]:
+        """Every event on these items (retracted ones too), oldest first: optionally only
+        ``kinds``, and only seqs in ``(after, upto]``. Read through the per-item index, so an
+        item's history costs its own events, not the log's."""
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq > ?"
+        params: list[Any] = [int(after)]
+        if upto is not None:
+            sql += " AND e.seq <= ?"
+            params.append(int(upto))
+        if kinds is not None:
+            sql += f" AND e.kind IN ({','.join('?' * len(kinds))})"
+            params += list(kinds)
+        out: list[dict] = []
+        for chunk in _chunks(list(dict.fromkeys(item_ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            out += [_event_dict(r) for r in self._query(f"{sql} AND e.item_id IN ({marks})",
+                                                        [*params, *chunk])]
+        return sorted(out, key=lambda e: e["seq"])
 
     def label_events_after(self, seq: int, limit: int = -1) -> list[tuple]:
         """The annotations, retractions and gold answers after ``seq``, oldest first, as tuples
