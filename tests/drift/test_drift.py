@@ -192,3 +192,4 @@ def test_a_drifted_windows_items_go_back_to_labeling(make_project):
     with pytest.raises(DriftError, match="not in the project"):
         request_labels(project, stranger[0])
     assert project.queue_depth()["requests"] == 5  # nothing written
+    assert request_labels(project, stranger[0], known_only=True) == []  # none of them is known

@@ -156,17 +156,20 @@ class DriftMonitor:
         return alert
 
 
-def request_labels(project: Any, alert: DriftAlert, *, n: int | None = None,
-                   seed: int = 0) -> list[str]:
+def request_labels(project: Any, alert: DriftAlert, *, n: int | None = None, seed: int = 0,
+                   known_only: bool = False) -> list[str]:
     """Send ``n`` of the alert's items (all by default, a seeded sample otherwise) back to
     labeling: one more label is requested for each, with the alert's reason, as spot checks and
     relabel alerts do (the overlap queue serves requested items first). The items must be in
-    the project. Returns the ids requested.
+    the project; with ``known_only``, the window's events that are not (a stream sampled into
+    the project keeps only some) are left out instead. Returns the ids requested.
     """
     ledger = Ledger.of(project)
     ids = [str(i) for i in alert.item_ids]
     known = ledger.store.get_items(ids)
     unknown = [i for i in ids if i not in known]
+    if known_only:
+        ids, unknown = [i for i in ids if i in known], []
     if unknown:
         raise DriftError(f"{len(unknown)} of the alert's items are not in the project (first: "
                          f"{unknown[:3]}); add them with project.add_items(...) first")
