@@ -154,6 +154,7 @@ def drift_over_time(history, *, statistic: str = "p_adjusted", alpha: float | No
     fig.update_layout(title=title or "Drift over the stream", xaxis_title="rows seen",
                       template="plotly_white", height=420, legend=dict(orientation="h", y=-0.2),
                       margin=dict(l=60, r=20, t=60, b=60))
+    return fig
 
 
 OUTCOME_COLORS = {"accepted": "#009E73", "edited": "#E69F00", "deleted": "#D55E00",
