@@ -4,7 +4,7 @@
   offsets to the code points the store keeps, and back (:class:`OffsetError` inside a
   surrogate pair or on a lone surrogate).
 - :func:`to_docbin` / :func:`from_docbin` (spaCy), :func:`to_jsonl` / :func:`from_jsonl`
-  (Prodigy-style), :func:`to_conll` (IOB2): an export returns a :class:`SpanExport` with its
+  (Prodigy-style), :func:`to_conll` / :func:`from_conll` (IOB2): an export returns a :class:`SpanExport` with its
   counts and every span it could not carry (:class:`Problem`, by item and span id); an import
   writes in one transaction and returns a :class:`SpanImport`.
 - :func:`tokenize`, :func:`tokenizer_from`: token offsets (whitespace, a regex, spaCy or a
@@ -25,7 +25,7 @@ Example
 """
 
 from ._common import Problem, SpanExport, SpanImport
-from ._conll import to_conll
+from ._conll import ConllError, ConllProblem, from_conll, to_conll
 from ._jsonl import from_jsonl, to_jsonl
 from ._offsets import OffsetError, from_utf16, to_utf16, utf16_length
 from ._outcomes import OUTCOMES, correction_cost, span_outcomes
@@ -41,11 +41,13 @@ from ._suggest import (
 )
 from ._tokens import check_tokens, tokenize, tokenizer_from
 
-__all__ = ["OUTCOMES", "OffsetError", "Problem", "SpacySuggester", "SpanExport", "SpanImport",
-           "SuggestError", "SuggestReport", "check_tokens", "correction_cost", "from_docbin",
-           "from_jsonl", "from_utf16", "keyword_suggester", "regex_suggester", "spacy_suggester",
-           "span_outcomes", "suggest_spans", "to_conll", "to_docbin", "to_jsonl", "to_utf16",
-           "tokenize", "tokenizer_from", "utf16_length"]
+__all__ = ["ConllError", "ConllProblem", "OUTCOMES", "OffsetError", "Problem", "SpacySuggester",
+           "SpanExport", "SpanImport", "SuggestError", "SuggestReport", "check_tokens",
+           "correction_cost", "from_conll", "from_docbin", "from_jsonl", "from_utf16",
+           "keyword_suggester", "regex_suggester", "spacy_suggester", "span_outcomes",
+           "suggest_spans", "to_conll", "to_docbin", "to_jsonl", "to_utf16", "tokenize",
+           "tokenizer_from", "utf16_length"]
 
+ConllError.__module__ = __name__
 OffsetError.__module__ = __name__
 SuggestError.__module__ = __name__

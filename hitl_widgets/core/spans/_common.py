@@ -77,14 +77,16 @@ class SpanExport:
 
 @dataclass
 class SpanImport:
-    """What an import wrote: items added, submissions, spans and relations, and the records
-    passed over (answer not ``accept``), by position."""
+    """What an import wrote: items added, submissions, spans and relations, the records
+    passed over (answer not ``accept``, or a CoNLL document with problems), by position, and
+    the problems that left them out."""
 
     items_added: int = 0
     submissions: int = 0
     spans: int = 0
     relations: int = 0
     skipped: list[int] = field(default_factory=list)
+    problems: list = field(default_factory=list)
 
 
 @dataclass
