@@ -24,6 +24,7 @@ from ._base import Check, Field, Intent, Record, integer, log, nullable, text
 from ._queued import ITEM, MS, QUEUE_INTENTS, SEQ, QueuedWidget
 from .core.labeling import Queue
 from .core.project import Project
+from .core.quality import span_review
 from .core.spans import OffsetError, from_utf16, tokenizer_from
 from .core.spans import check_tokens as _check_tokens
 
@@ -136,6 +137,11 @@ class SpanLabeler(QueuedWidget):
         payloads, buffers = self.session.payloads(ids)
         texts = [p for p in payloads if p.get("kind") == "text" and isinstance(p.get("text"), str)]
         suggested = self._suggestions([p["item_id"] for p in texts])
+        # Other annotators' spans only for a queue that reveals them (an adjudicator's): a
+        # blind or ordinary session's payloads never hold them, as the browser sees it all.
+        review = (span_review(self.project, [p["item_id"] for p in texts],
+                              annotator=self.session.annotator)
+                  if self.session.queue.reveals_labels and texts else {})
         for p in texts:
             shown = p["text"]
             try:
@@ -144,6 +150,11 @@ class SpanLabeler(QueuedWidget):
                 p["tokens"] = []
                 self._fail(f"The tokenizer failed on item {p['item_id']!r}: {exc}")
             p["suggestions"] = suggested.get(p["item_id"], [])
+            if self.session.queue.reveals_labels:
+                seen = review.get(p["item_id"], {})
+                p["others"] = seen.get("others", {})
+                p["consensus"] = seen.get("consensus", [])
+                p["reason"] = seen.get("reason")
         return payloads, buffers
 
     def _suggestions(self, item_ids: list[str]) -> dict[str, list[dict]]:

@@ -412,6 +412,22 @@ class Project:
         consensus (``method``: ``"majority"`` or ``"dawid_skene"``), with its confidence."""
         return _quality().final_labels(self.ledger, method)
 
+    def span_adjudication_queue(self, *, share: float = 0.5, lease_s: float = 600.0):
+        """The span items consensus flags, for an adjudicator who sees every annotator's spans:
+        ``hw.SpanLabeler(project, annotator="sam", queue=project.span_adjudication_queue())``."""
+        return _quality().SpanAdjudicationQueue(share=share, lease_s=lease_s)
+
+    def resolve_spans(self, item_id: str, spans: Sequence[Any], *, annotator: str,
+                      relations: Sequence[Any] = (), ms_on_item: int | None = None):
+        """An adjudicator's spans on an item: they settle it (see :meth:`final_spans`)."""
+        return _quality().resolve_spans(self.ledger, item_id, spans, annotator=annotator,
+                                        relations=relations, ms_on_item=ms_on_item)
+
+    def final_spans(self, share: float = 0.5):
+        """The settled spans per item, beside :meth:`final_labels`: the adjudicator's where the
+        item was resolved, else the consensus spans (``settled_by`` says which)."""
+        return _quality().final_spans(self.ledger, share)
+
     def spot_check(self, rate: float = 0.05, seed: int = 0) -> list[str]:
         """Send ``rate`` of the finished items (per label) back for one more annotator."""
         return _quality().spot_check(self.ledger, rate, seed)

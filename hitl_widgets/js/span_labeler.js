@@ -11,8 +11,10 @@
 
 /** @typedef {string | number} ItemId */
 /** @typedef {{start: number, end: number, label: string, score?: number | null, suggestion_id: string}} Suggested */
+/** @typedef {{start: number, end: number, label: string, text?: string, votes?: number, consensus?: boolean}} Marked */
 /** @typedef {{item_id: ItemId, kind?: string, text?: string, tokens?: number[][], suggestions?: Suggested[],
- *   truncated?: {shown: number, total: number} | null}} Payload */
+ *   truncated?: {shown: number, total: number} | null, others?: Record<string, Marked[]>, consensus?: Marked[],
+ *   reason?: string | null}} Payload */
 /** @typedef {{labels?: string[], relation_labels?: string[], overlapping?: boolean, keys?: Record<string, string>,
  *   snap?: boolean, tokenizer?: string}} Schema */
 /** @typedef {{id: number, start: number, end: number, label: string, suggestion_id: string | null}} Span */
@@ -20,7 +22,8 @@
 /** @typedef {{kind: "span" | "suggestion" | "relation", id: number | string}} Focus */
 /** @typedef {{byKey: Map<string, string>, keyOf: Map<string, string>, relByKey: Map<string, string>,
  *   relKeyOf: Map<string, string>, conflicts: string[]}} KeyMap */
-/** @typedef {{type: string, dir?: number, edge?: "start" | "end", label?: string}} Command */
+/** @typedef {{type: string, dir?: number, edge?: "start" | "end", label?: string, row?: string}} Command */
+/** @typedef {{key: string, who: string, spans: Marked[]}} ReviewRow */
 
 // ------------------------------------------------------------------------------------ offsets
 /** UTF-16 ⇄ code points for one text, built once per item. A UTF-16 offset between the two
@@ -203,6 +206,23 @@ export class Draft {
     return "";
   }
 
+  /** Start over from someone else's spans (an adjudicator copying one annotator's, or the
+   * consensus): the draft's spans and relations are replaced whole, as one undo step, or not
+   * at all when the task's layering refuses one of them.
+   * @param {Array<{start: number, end: number, label: string}>} spans @returns {string} why not, or "" */
+  replaceSpans(spans) {
+    const next = new Draft({ overlapping: this.overlapping });
+    for (const s of spans) {
+      const r = next.add(s.start, s.end, s.label);
+      if (r.error) return r.error;
+    }
+    this.#save();
+    this.spans = next.spans.map((s) => ({ ...s, id: this.nextId + s.id }));
+    this.nextId += next.nextId;
+    this.relations = [];
+    return "";
+  }
+
   /** Delete a span and the relations that name it. @param {number} id */
   remove(id) {
     if (!this.spans.some((s) => s.id === id)) return;
@@ -248,7 +268,7 @@ export class Draft {
 
 // ------------------------------------------------------------------------------------ keys
 /** Command keys (lower-cased `KeyboardEvent.key`); a label whose key is one of these gets the next free key. */
-export const COMMAND_KEYS = Object.freeze({ a: "accept", r: "relation", s: "skip", u: "undo-item", "?": "help" });
+export const COMMAND_KEYS = Object.freeze({ a: "accept", c: "copy", r: "relation", s: "skip", u: "undo-item", "?": "help" });
 const FREE_KEYS = [..."123456789abcdefghijklmnopqrstuvwxyz"].filter((k) => !(k in COMMAND_KEYS));
 
 /** Label keys from the schema (case-insensitive); relation labels take 1–9 while a relation is picked.
@@ -283,8 +303,8 @@ const isTypingTarget = (target) => {
 /** The command a keydown asks for, or null to leave the event alone.
  * @param {{key?: string, code?: string, altKey?: boolean, ctrlKey?: boolean, metaKey?: boolean, shiftKey?: boolean,
  *   repeat?: boolean, isComposing?: boolean, target?: any}} ev
- * @param {KeyMap} keyMap @param {{relating?: boolean}} [mode] @returns {Command | null} */
-export function commandForKey(ev, keyMap, { relating = false } = {}) {
+ * @param {KeyMap} keyMap @param {{relating?: boolean, copying?: boolean}} [mode] @returns {Command | null} */
+export function commandForKey(ev, keyMap, { relating = false, copying = false } = {}) {
   if (!ev || typeof ev.key !== "string" || ev.isComposing || ev.altKey || isTypingTarget(ev.target)) return null;
   const key = ev.key.toLowerCase(), shift = ev.shiftKey === true;
   if (ev.ctrlKey || ev.metaKey) return key === "z" && !shift ? { type: "undo" } : null;
@@ -304,6 +324,7 @@ export function commandForKey(ev, keyMap, { relating = false } = {}) {
   if (key === "delete" || key === "backspace") return { type: "delete" };
   if (key === "enter") return { type: relating ? "relate" : "submit" };
   if (relating && keyMap.relByKey.has(key)) return { type: "relate", label: keyMap.relByKey.get(key) };
+  if (copying && /^[0-9]$/.test(key)) return { type: "copy-from", row: key };
   if (key === "a") return { type: shift ? "accept-all" : "accept" };
   const command = COMMAND_KEYS[/** @type {"r"} */ (key)];
   if (command) return { type: command };
@@ -322,9 +343,23 @@ export function legend(keyMap) {
     ["r", "relation from the selected span: Tab to the child, then its number key"],
     ...[...keyMap.relKeyOf].map(([label, key]) => [`r … ${key}`, `relation '${label}'`]),
     ["a / Shift+A", "accept the selected (or next) suggestion / all suggestions"],
+    ["c, then 0–9", "adjudicating: start from the consensus (0) or one annotator's spans (1–9)"],
     ["Enter", "submit the item"], ["Ctrl/⌘+Z", "undo the last change in this item (then the last item)"],
     ["u", "undo the last submitted item"], ["s", "skip the item"], ["Esc", "cancel, deselect"], ["?", "show or hide this help"],
   ];
+}
+
+// ------------------------------------------------------------------------------------ review
+/** The rows an adjudicator reviews, keyed for copying: the consensus ("0"), then each other
+ * annotator in the kernel's order ("1"–"9"; any past nine are shown without a key). Empty
+ * when the payload has no `others` (every session but an adjudicator's).
+ * @param {Payload | undefined} p @returns {ReviewRow[]} */
+export function reviewRows(p) {
+  const others = p?.others;
+  if (!others || typeof others !== "object") return [];
+  const list = (/** @type {any} */ v) => (Array.isArray(v) ? v.filter((s) => s && s.start < s.end) : []);
+  return [{ key: "0", who: "consensus", spans: list(p?.consensus) },
+    ...Object.entries(others).map(([who, spans], k) => ({ key: k < 9 ? String(k + 1) : "", who, spans: list(spans) }))];
 }
 
 // ------------------------------------------------------------------------------------ queue
@@ -508,6 +543,7 @@ function render({ model, el }) {
   let caret = 0, anchor = 0, textKey = "";
   /** @type {Focus | null} */ let focus = null;
   /** @type {{head: number, child: number | null} | null} */ let relating = null;
+  let copying = false, reviewKey = ""; // after `c`: a digit picks whose spans to start from
 
   /** @param {string} cls @param {...(Node | string)} kids */
   const div = (cls, ...kids) => h("div", { class: cls }, ...kids);
@@ -519,6 +555,7 @@ function render({ model, el }) {
   const textEl = h("div", { class: "hitl-text", dir: "auto" });
   const statusEl = h("div", { class: "hitl-status", role: "status", "aria-live": "polite" });
   const relationsEl = h("ul", { class: "hitl-relations", "aria-label": "Relations" });
+  const reviewEl = h("div", { class: "hitl-review", role: "group", "aria-label": "Other annotators' spans" });
   /** @param {string} action @param {string} name @param {string} key */
   const button = (action, name, key) => h("button", { type: "button", class: `hitl-action hitl-do-${action}`, "data-action": action },
     h("span", {}, name), h("kbd", {}, key));
@@ -527,7 +564,7 @@ function render({ model, el }) {
     button("undo-item", "Undo item", "u"), button("help", "Keys", "?"));
   const legendEl = div("hitl-legend");
   const helpEl = h("div", { class: "hitl-help", role: "dialog", "aria-label": "Keyboard shortcuts" });
-  root.append(progressEl, errorEl, labelsEl, textEl, statusEl, relationsEl, actionsEl, legendEl, helpEl);
+  root.append(progressEl, errorEl, labelsEl, textEl, statusEl, relationsEl, reviewEl, actionsEl, legendEl, helpEl);
   el.append(root);
 
   /** @param {Record<string, unknown>} msg */
@@ -645,8 +682,39 @@ function render({ model, el }) {
     relationsEl.hidden = rels.length === 0;
   }
 
+  /** An adjudicator's rows: the consensus and each other annotator, their spans as chips (a chip
+   * the draft holds too is marked; one short of a majority is dashed). Text only, never markup. */
+  function drawReview() {
+    const rows = reviewRows(cur?.p);
+    reviewEl.hidden = rows.length === 0;
+    const d = cur?.draft;
+    const key = JSON.stringify([cur?.id, d?.spans, copying]);
+    if (!rows.length || !cur || !d) { if (reviewKey) reviewEl.replaceChildren(); reviewKey = ""; return; }
+    if (key === reviewKey) return;
+    reviewKey = key;
+    const { text, map } = cur;
+    const inDraft = new Set(d.spans.map((s) => `${s.start}:${s.end}:${s.label}`));
+    reviewEl.classList.toggle("is-copying", copying);
+    reviewEl.replaceChildren(
+      ...(cur.p.reason ? [div("hitl-review-reason", String(cur.p.reason))] : []),
+      ...rows.map((row) => h("div", { class: "hitl-review-row", "data-who": row.who, "data-row": row.key },
+        h("button", { type: "button", class: "hitl-review-copy", "data-action": "copy-from", "data-row": row.key,
+          "aria-label": `Start from ${row.who}'s spans`, ...(row.key ? {} : { disabled: "" }) },
+        ...(row.key ? [h("kbd", {}, row.key)] : []), h("span", { class: "hitl-review-who", dir: "auto" }, row.who)),
+        ...(row.spans.length ? row.spans.map((m) => {
+          const covered = text.slice(map.toU16(Math.min(m.start, map.cpLength)), map.toU16(Math.min(m.end, map.cpLength)));
+          const chip = h("span", { class: "hitl-review-chip", dir: "auto", "data-start": String(m.start), "data-end": String(m.end),
+            "data-label": m.label }, h("b", {}, m.label), ` “${covered}”`);
+          chip.style.setProperty("--hitl-mark", colour(m.label));
+          if (inDraft.has(`${m.start}:${m.end}:${m.label}`)) chip.classList.add("is-in-draft");
+          if (m.consensus === false) chip.classList.add("is-disputed");
+          return chip;
+        }) : [h("span", { class: "hitl-muted" }, "no spans")]))));
+  }
+
   function describeFocus() {
     if (!cur) return "";
+    if (copying) return "Start from whose spans? 0 the consensus, 1–9 an annotator (Esc cancels).";
     if (relating) {
       return relating.child == null ? `Relation from ${spanText(relating.head)}: Tab (or click) to the child span.`
         : `Relation ${spanText(relating.head)} → ${spanText(relating.child)}: press a relation key (${[...keyMap.relKeyOf].map(([l, k]) => `${k} ${l}`).join(", ")}).`;
@@ -666,7 +734,7 @@ function render({ model, el }) {
     const unsaved = queue.unsaved();
 
     root.setAttribute("data-unsaved", String(unsaved));
-    root.setAttribute("data-mode", relating ? "relation" : "edit");
+    root.setAttribute("data-mode", relating ? "relation" : copying ? "copy" : "edit");
     const prog = model.get("progress") ?? {};
     const done = Math.min(Number(prog.total) || 0, (Number(prog.done) || 0) + queue.pendingDone());
     progressEl.textContent = `${done} / ${Number(prog.total) || 0} done${unsaved ? ` · ${unsaved} unsaved` : ""}`;
@@ -683,6 +751,7 @@ function render({ model, el }) {
       if (key !== textKey || !textEl.querySelector(".hitl-seg")) { textKey = key; drawText(); }
       drawRelations();
     }
+    drawReview();
     // The item's id once it is drawn and takes keys (not while its payload is on the way).
     root.setAttribute("data-item-id", cur ? String(cur.id) : "");
     root.setAttribute("data-spans", String(cur?.draft.spans.length ?? 0));
@@ -709,7 +778,7 @@ function render({ model, el }) {
     }
     cur = { id, p, text, map, tokens, draft };
     if (!sameItem) {
-      caret = anchor = 0; focus = null; relating = null; say("");
+      caret = anchor = 0; focus = null; relating = null; copying = false; say("");
       drawnAt = performance.now();
       root.dispatchEvent(new CustomEvent("hitl:drawn", { bubbles: true, detail: { item_id: id } }));
     }
@@ -876,10 +945,23 @@ function render({ model, el }) {
         for (const s of [...pending]) if (draft.add(s.start, s.end, s.label, s.suggestion_id).error) refusedCount++;
         if (refusedCount) say(`${refusedCount} suggestion(s) not accepted: they overlap spans in this one-layer task.`, true);
       }
+    } else if (c.type === "copy") {
+      if (!reviewRows(cur.p).length) say("Nothing to copy: only an adjudication queue shows other annotators' spans.", true);
+      else { copying = true; relating = null; }
+    } else if (c.type === "copy-from") {
+      copying = false;
+      const row = reviewRows(cur.p).find((r) => r.key !== "" && r.key === c.row);
+      if (!row) say(`No row ${c.row} to copy from.`, true);
+      else {
+        const e = draft.replaceSpans(row.spans);
+        if (e) say(`Not copied: ${e}`, true);
+        else { focus = null; say(`Started from ${row.who === "consensus" ? "the consensus" : `${row.who}'s spans`} (${row.spans.length}); Ctrl+Z undoes.`); }
+      }
     } else if (c.type === "undo") {
       if (draft.undo()) { focus = null; relating = null; } else return undoItem();
     } else if (c.type === "escape") {
-      if (relating) relating = null; else if (focus) focus = null; else { anchor = caret; helpOpen = false; }
+      if (copying) copying = false;
+      else if (relating) relating = null; else if (focus) focus = null; else { anchor = caret; helpOpen = false; }
     } else if (c.type === "submit") {
       return act("submit", draft.toIntent(cur.text, cur.map));
     }
@@ -908,7 +990,7 @@ function render({ model, el }) {
   // -- events ----------------------------------------------------------------------------
   /** @param {KeyboardEvent} e */
   const onKeydown = (e) => {
-    const c = commandForKey(e, keyMap, { relating: relating !== null });
+    const c = commandForKey(e, keyMap, { relating: relating !== null, copying });
     if (!c) return;
     e.preventDefault();
     e.stopPropagation();
@@ -941,6 +1023,7 @@ function render({ model, el }) {
     const action = btn?.getAttribute("data-action");
     if (action === "label") perform({ type: "label", label: btn.getAttribute("data-label") ?? "", dir: 0 });
     else if (action === "relate") perform({ type: "relate", label: btn.getAttribute("data-label") ?? "" });
+    else if (action === "copy-from") perform({ type: "copy-from", row: btn.getAttribute("data-row") ?? "" });
     else if (action === "unrelate") { cur?.draft.unrelate(Number(btn.getAttribute("data-index"))); focus = null; draw(); }
     else if (action) perform({ type: action });
     else if (cur && textEl.contains(target) && (doc.getSelection?.()?.isCollapsed ?? true)) clickText(target);

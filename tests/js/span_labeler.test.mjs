@@ -2,7 +2,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import {
   Draft, PrefetchQueue, assignLanes, buildKeyMap, commandForKey, legend, moveBoundary, offsetMap,
-  segments, snapToTokens, toCodePoints, toUtf16, tokenAt, tokenRange,
+  reviewRows, segments, snapToTokens, toCodePoints, toUtf16, tokenAt, tokenRange,
 } from "../../hitl_widgets/js/span_labeler.js";
 import { PrefetchQueue as LabelerQueue } from "../../hitl_widgets/js/labeler.js";
 
@@ -192,4 +192,48 @@ test("past nine labels, letters are given out around the command keys", () => {
 test("the prefetch queue is the Labeler's, copied: same code once comments and spaces go", () => {
   const strip = (f) => f.toString().replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "").replace(/\s+/g, "");
   assert.equal(strip(PrefetchQueue), strip(LabelerQueue));
+});
+
+// -- adjudication --------------------------------------------------------------------------
+test("reviewRows: nothing without others; the consensus is 0, annotators 1-9 in the kernel's order", () => {
+  assert.deepEqual(reviewRows(undefined), []);
+  assert.deepEqual(reviewRows({ item_id: "a", text: "x", suggestions: [] }), []);
+  const others = Object.fromEntries(Array.from({ length: 10 }, (_, k) => [`ann${k}`, [{ start: 0, end: 1, label: "PER" }]]));
+  const rows = reviewRows({ item_id: "a", others, consensus: [{ start: 2, end: 4, label: "ORG" }, { start: 3, end: 3, label: "ORG" }] });
+  assert.deepEqual(rows.map((r) => r.key), ["0", ..."123456789", ""]);
+  assert.deepEqual(rows.map((r) => r.who), ["consensus", ...Object.keys(others)]);
+  assert.deepEqual(rows[0].spans, [{ start: 2, end: 4, label: "ORG" }]); // an empty span is dropped
+  assert.deepEqual(reviewRows({ item_id: "a", others: { bob: [] } }), [
+    { key: "0", who: "consensus", spans: [] }, { key: "1", who: "bob", spans: [] }]);
+});
+
+test("Draft.replaceSpans starts over from another's spans as one undo step, or not at all", () => {
+  const d = new Draft();
+  d.add(0, 3, "PER");
+  d.add(4, 6, "ORG");
+  assert.equal(d.relate(0, 1, "knows"), "");
+  assert.equal(d.replaceSpans([{ start: 7, end: 9, label: "LOC" }, { start: 0, end: 5, label: "PER" }]), "");
+  assert.deepEqual(d.spans.map((s) => [s.start, s.end, s.label]), [[0, 5, "PER"], [7, 9, "LOC"]]);
+  assert.deepEqual(d.relations, []);
+  assert.equal(new Set(d.spans.map((s) => s.id)).size, 2);
+  assert.ok(d.spans.every((s) => s.id >= 2), "new ids never reuse the old ones");
+  assert.ok(d.undo());
+  assert.deepEqual(d.spans.map((s) => [s.start, s.end]), [[0, 3], [4, 6]]);
+  assert.equal(d.relations.length, 1);
+  const before = JSON.stringify(d.spans);
+  assert.match(d.replaceSpans([{ start: 0, end: 5, label: "PER" }, { start: 3, end: 8, label: "ORG" }]), /one layer/);
+  assert.equal(JSON.stringify(d.spans), before);
+  assert.equal(new Draft({ overlapping: true }).replaceSpans([{ start: 0, end: 5, label: "PER" }, { start: 3, end: 8, label: "ORG" }]), "");
+});
+
+test("c enters copy mode; there a digit picks the row, elsewhere it is a label key", () => {
+  const keyMap = buildKeyMap({ labels: ["PER", "ORG"] });
+  assert.deepEqual(commandForKey({ key: "c" }, keyMap), { type: "copy" });
+  assert.deepEqual(commandForKey({ key: "2" }, keyMap, { copying: true }), { type: "copy-from", row: "2" });
+  assert.deepEqual(commandForKey({ key: "0" }, keyMap, { copying: true }), { type: "copy-from", row: "0" });
+  assert.deepEqual(commandForKey({ key: "2" }, keyMap), { type: "label", label: "ORG" });
+  assert.deepEqual(commandForKey({ key: "Escape" }, keyMap, { copying: true }), { type: "escape" });
+  const many = buildKeyMap({ labels: Array.from({ length: 12 }, (_, k) => `L${k}`), keys: { L0: "c" } });
+  assert.ok(![...many.byKey.keys()].includes("c"), "no label takes the copy key");
+  assert.ok(legend(keyMap).some(([k]) => k.startsWith("c")));
 });

@@ -1,8 +1,8 @@
 """One conformance suite that every queue passes, like scikit-learn's ``check_estimator``.
 
 Each case builds a real project file and a queue on it: the sequential queue, the weak-label
-queue, the overlap queue (with gold), the adjudication queue, active learning, a stream's
-reservoirs, and a user's own object with nothing but ``next_ids``. The suite then checks the queue contract directly
+queue, the overlap queue (with gold), the adjudication queue, the span adjudication queue (its
+answers are spans), active learning, a stream's reservoirs, and a user's own object with nothing but ``next_ids``. The suite then checks the queue contract directly
 (``next_ids``) and through a :class:`LabelingSession`, including a second ``Project`` on the same
 file -- another kernel -- undoing a label.
 """
@@ -18,7 +18,7 @@ import pytest
 from hitl_widgets.core.active import ActiveLearning
 from hitl_widgets.core.labeling import LabelingSession, Queue, SequentialQueue
 from hitl_widgets.core.project import Project
-from hitl_widgets.core.quality import AdjudicationQueue, OverlapQueue
+from hitl_widgets.core.quality import AdjudicationQueue, OverlapQueue, SpanAdjudicationQueue
 from hitl_widgets.core.stream import StreamSampler
 from hitl_widgets.core.weak import WeakLabelQueue
 
@@ -43,10 +43,17 @@ class Case:
     may_serve: list[str] | None = None  # and what else it may serve (default: nothing else)
     label: Callable[[str], str] = lambda item_id: "ham"
     closers: list = field(default_factory=list)
+    spans: bool = False  # answers are spans (a span queue), not labels
+
+    def answer(self, session: LabelingSession, item_id: str) -> int:
+        """Answer the item as this queue's annotator does: a label, or spans."""
+        if self.spans:
+            return session.submit_spans(item_id, [(0, 4, "PER")])
+        return session.submit(item_id, [self.label(item_id)])
 
 
-def _project(make_project, name: str = "q.hitl") -> Project:
-    return make_project(items=[f"text {i}" for i in IDS], ids=IDS, name=name)
+def _project(make_project, name: str = "q.hitl", **kwargs) -> Project:
+    return make_project(items=[f"text {i}" for i in IDS], ids=IDS, name=name, **kwargs)
 
 
 @pytest.fixture
@@ -82,6 +89,16 @@ def _adjudication(new_project, seed):
     return Case(project, AdjudicationQueue(), "sam", DISPUTED)
 
 
+def _span_adjudication(new_project, seed):
+    # Two annotators mark the same word; they give it different labels on DISPUTED.
+    project = new_project(span_labels=["PER", "ORG"])
+    for item_id in IDS:
+        project.submit_spans(item_id, [(0, 4, "PER")], annotator="bob")
+        project.submit_spans(item_id, [(0, 4, "ORG" if item_id in DISPUTED else "PER")],
+                             annotator="cy")
+    return Case(project, SpanAdjudicationQueue(), "sam", DISPUTED, spans=True)
+
+
 def _active(new_project, seed):
     project = new_project()
     X = np.random.default_rng(seed).normal(size=(len(IDS), 2))
@@ -103,7 +120,8 @@ def _own(new_project, seed):
 
 
 BUILDERS = {"sequential": _sequential, "weak_label": _weak, "overlap": _overlap,
-            "adjudication": _adjudication, "active_learning": _active, "stream": _stream,
+            "adjudication": _adjudication, "span_adjudication": _span_adjudication,
+            "active_learning": _active, "stream": _stream,
             "own_duck_typed": _own}
 
 
@@ -114,8 +132,8 @@ def build(request, make_project):
     cases = []
 
     def make(name: str = "q", seed: int = 0) -> Case:
-        def new_project() -> Project:
-            return _project(make_project, f"{name}.hitl")
+        def new_project(**kwargs) -> Project:
+            return _project(make_project, f"{name}.hitl", **kwargs)
 
         case = BUILDERS[request.param](new_project, seed)
         cases.append(case)
@@ -144,7 +162,7 @@ def _drain(session: LabelingSession, case: Case, limit: int = 100) -> list[str]:
         assert not set(window) & set(labeled), f"{window} repeats an item already labeled"
         if not window:
             return labeled
-        session.submit(window[0], [case.label(window[0])])
+        case.answer(session, window[0])
         labeled.append(window[0])
     raise AssertionError(f"the session never ran dry after {limit} labels: {labeled}")
 
@@ -201,7 +219,7 @@ def _script(case: Case) -> list[list[str]]:
         elif step == 4:
             session.undo()
         else:
-            session.submit(window[0], [case.label(window[0])])
+            case.answer(session, window[0])
         windows.append(session.window())
     session.close()
     return windows
@@ -229,7 +247,7 @@ def test_an_item_undone_in_another_connection_comes_back(build):
     # Five labels at least, the last one on an item the queue must serve (not a gold draw).
     while len(labeled) < 5 or labeled[-1] not in case.must_serve:
         item_id = session.window()[0]
-        session.submit(item_id, [case.label(item_id)])
+        case.answer(session, item_id)
         labeled.append(item_id)
     session.window()  # the queue has moved past what was labeled
 
@@ -251,7 +269,7 @@ def test_an_item_undone_in_this_session_comes_back_first(build):
     session = LabelingSession(case.project, case.annotator, prefetch=3, queue=case.queue)
     for _ in range(3):
         item_id = session.window()[0]
-        session.submit(item_id, [case.label(item_id)])
+        case.answer(session, item_id)
     session.window()
     undone = session.undo()
     assert session.window()[0] == undone["item_id"]
@@ -274,7 +292,7 @@ def test_a_skip_undone_in_another_connection_puts_the_item_back_in_line(build):
     case = build()
     session = LabelingSession(case.project, case.annotator, prefetch=3, queue=case.queue)
     first = session.window()[0]
-    session.submit(first, [case.label(first)])
+    case.answer(session, first)
     skipped = session.window()[0]
     session.skip(skipped)
     session.window()

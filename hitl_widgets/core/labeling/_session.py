@@ -160,13 +160,14 @@ class LabelingSession:
                      ms_on_item: int | None = None, extra: dict | None = None) -> int:
         """Answer an item with spans (and relations) in one submission; returns its event id
         once durable. Checked whole by the ledger (offsets, labels, layering): a bad span
-        writes nothing. An empty list is the answer "nothing to mark"."""
+        writes nothing. An empty list is the answer "nothing to mark". On a queue that
+        ``resolves`` (span adjudication) the submission is the adjudicator's resolution."""
         _check_item_id(item_id)
         _check_ms(ms_on_item)
         with self._own_write():
             done = self.ledger.submit_spans(item_id, spans, annotator=self.annotator,
                                             relations=relations, ms_on_item=ms_on_item,
-                                            extra=extra)
+                                            extra=extra, resolution=self.queue.resolves)
         self._answered(item_id)
         return done.seq
 

@@ -11,7 +11,8 @@ the Dashboard shows.
 - spans: :func:`span_f1` (pairwise exact and partial F1 per label and pair, with bootstrap
   intervals), :func:`span_tags` and :func:`token_agreement` (BIO tags per token, scored by the
   agreement functions above), :func:`span_consensus` (majority spans, flagged items and what an
-  adjudicator sees);
+  adjudicator sees); span adjudication: :class:`SpanAdjudicationQueue`, :func:`span_review`,
+  :func:`resolve_spans`, :func:`final_spans`, :func:`crowd_consensus`;
 - the Dashboard's numbers as DataFrames: :func:`agreement_over_time`, :func:`annotator_stats`,
   :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`, and
   :class:`DashboardStats` (the same, kept up to date from the changed items);
@@ -53,6 +54,13 @@ from ._routing import (
     needed,
     queue_depth,
     set_overlap,
+)
+from ._span_adjudication import (
+    SpanAdjudicationQueue,
+    crowd_consensus,
+    final_spans,
+    resolve_spans,
+    span_review,
 )
 from ._span_agreement import SpanAgreement, span_f1
 from ._span_consensus import SpanConsensus, span_consensus
@@ -106,6 +114,7 @@ __all__ = [
     "ExportError", "Version", "VersionDiff", "VersionError", "audit", "content_hash",
     "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",
     "version_frame",
+    "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private

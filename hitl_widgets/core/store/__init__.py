@@ -38,19 +38,21 @@ from ._span_suggestions import (
 )
 from ._spans import (
     FRAME_COLUMNS,
+    RESOLUTION_KEY,
     SpanError,
     Submitted,
     relations_frame,
+    resolution_submissions,
     spans_frame,
     submissions_frame,
 )
 from ._store import EVENT_KINDS, SOURCES, ItemRecord, Store, StoreError
 
 __all__ = ["EVENT_KINDS", "FRAME_COLUMNS", "SOURCES", "ForeignFileError", "Guideline", "ItemError",
-           "ItemRecord", "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError",
+           "ItemRecord", "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError", "RESOLUTION_KEY",
            "SchemaError", "SpanError", "SpanSchema", "Store", "StoreError", "Submitted",
            "build_records", "check_annotator", "check_source", "check_suggestion",
-           "parse_suggestion_id", "read_below", "relations_frame", "sniff_mime",
+           "parse_suggestion_id", "read_below", "relations_frame", "resolution_submissions", "sniff_mime",
            "span_suggestion_events", "span_suggestions", "spans_frame", "submissions_frame",
            "submitted_spans", "suggestion_id"]
 

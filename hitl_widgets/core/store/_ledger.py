@@ -43,7 +43,7 @@ from .._checks import item_id_list
 from ._index import LabelIndex
 from ._schema import LabelSchema, SchemaError, SpanSchema
 from ._span_suggestions import check_suggestion, check_suggestion_ids
-from ._spans import SpanError, Submitted, check_relations, check_spans
+from ._spans import RESOLUTION_KEY, SpanError, Submitted, check_relations, check_spans
 from ._store import SOURCES, ItemRecord, Store
 
 log = logging.getLogger(__name__)
@@ -302,9 +302,19 @@ class Ledger:
     # -- spans ----------------------------------------------------------------------------
     def submit_spans(self, item_id: Any, spans: Sequence[Any], *, annotator: str,
                      relations: Sequence[Any] = (), source: str = "human",
-                     ms_on_item: int | None = None, extra: dict | None = None) -> Submitted:
+                     ms_on_item: int | None = None, extra: dict | None = None,
+                     resolution: bool = False) -> Submitted:
         """An annotator's spans on an item (see :meth:`hitl_widgets.Project.submit_spans`),
-        checked whole and written in one transaction; notifies ``spans``."""
+        checked whole and written in one transaction; notifies ``spans``.
+
+        ``resolution=True``: an adjudicator's spans, which settle the item. They are an
+        ordinary ``spans`` submission marked in its ``extra`` (:data:`RESOLUTION_KEY`), so undo,
+        sessions and exports treat them as any other; :func:`resolution_submissions` finds them.
+        """
+        if not isinstance(resolution, bool):
+            raise TypeError(f"resolution must be True or False, not {resolution!r}")
+        if resolution:
+            extra = {**(extra or {}), RESOLUTION_KEY: True}
         item_id = check_item_id(item_id)
         check_annotator(annotator)
         check_source(source)

@@ -207,10 +207,7 @@ def _hashable(value: Any) -> Any:
 def current(store: Any, annotator: str | None = None) -> tuple[dict, list[dict], list[dict]]:
     """(current submissions by (item, annotator), their live spans, their live relations),
     oldest first. ``store`` is a :class:`Store`."""
-    latest: dict[tuple[str, str], dict] = {}
-    for e in store.live_events(["spans"]):
-        if annotator is None or e["annotator"] == annotator:
-            latest[(e["item_id"], e["annotator"])] = e  # oldest first: the last one stays
+    latest = current_submissions(store, annotator)
     keep = {e["seq"] for e in latest.values()}
     spans, relations = [], []
     for e in store.live_events(["span", "relation"]):
@@ -222,6 +219,27 @@ def current(store: Any, annotator: str | None = None) -> tuple[dict, list[dict],
     relations = [r for r in relations
                  if r["extra"]["head"] in live and r["extra"]["child"] in live]
     return latest, spans, relations
+
+
+# The mark in a ``spans`` event's extra that makes it an adjudicator's resolution of the item
+# (written by ``Ledger.submit_spans(resolution=True)``, read here only).
+RESOLUTION_KEY = "resolution"
+
+
+def resolution_submissions(store: Any) -> dict[int, dict]:
+    """The current submissions that are adjudicators' resolutions: seq → its ``spans`` event.
+    ``store`` is a :class:`Store`."""
+    latest = current_submissions(store)
+    return {e["seq"]: e for e in latest.values() if (e["extra"] or {}).get(RESOLUTION_KEY)}
+
+
+def current_submissions(store: Any, annotator: str | None = None) -> dict[tuple[str, str], dict]:
+    """The current ``spans`` submission by (item, annotator): the newest live one."""
+    latest: dict[tuple[str, str], dict] = {}
+    for e in store.live_events(["spans"]):
+        if annotator is None or e["annotator"] == annotator:
+            latest[(e["item_id"], e["annotator"])] = e  # oldest first: the last one stays
+    return latest
 
 
 def span_row(e: dict) -> dict:
