@@ -24,6 +24,7 @@ _LAZY = {
     "simulate": "simulation",
     "LFStudio": "lf_studio",
     "Dashboard": "dashboard",
+    "CorrectionCost": "correction_cost",
 }
 
 __all__ = ["AddResult", "LabelSchema", "Project", "SchemaError", "StoreError", "__version__",
