@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -158,3 +159,57 @@ class Follow:
         self._stopped = True
         if self._handle is not None:
             self._handle.cancel()
+
+
+class Throttle:
+    """Runs ``redraw`` at most once per ``every_s`` seconds however often :meth:`ask` is called:
+    the views' rule for changes that arrive faster than a redraw is worth. In a notebook the
+    redraw is put on the kernel's loop (asking may happen in any thread: a project's listeners
+    run in the thread that wrote); a change asked for while one is scheduled rides with it, and
+    one asked for during a redraw schedules the next. Without a loop, :meth:`ask` redraws at once.
+
+    The owner calls :meth:`drawn` when a redraw has landed, which starts the next wait.
+    """
+
+    def __init__(self, redraw: Callable[[], None], every_s: float,
+                 loop: asyncio.AbstractEventLoop | None) -> None:
+        self._redraw, self.every_s, self.loop = redraw, float(every_s), loop
+        self._lock = threading.Lock()
+        self._scheduled = self._closed = False
+        self._last = 0.0
+
+    def ask(self) -> None:
+        """A change happened: redraw soon (or now, without a loop)."""
+        with self._lock:
+            if self._closed or self._scheduled:
+                return  # a redraw is already on its way; it will read this change too
+            self._scheduled = True
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            delay = max(0.0, self.every_s - (time.monotonic() - self._last))
+            try:
+                loop.call_soon_threadsafe(loop.call_later, delay, self._run)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        self._run()
+
+    def drawn(self) -> None:
+        """A redraw landed: the next one waits ``every_s`` from now."""
+        self._last = time.monotonic()
+
+    def close(self) -> None:
+        """No more redraws (one already scheduled does nothing)."""
+        with self._lock:
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _run(self) -> None:
+        with self._lock:
+            self._scheduled = False  # first: a change arriving during the redraw asks again
+            if self._closed:
+                return
+        self._redraw()

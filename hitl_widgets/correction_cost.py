@@ -19,12 +19,10 @@ from __future__ import annotations
 import html
 import logging
 import math
-import threading
-import time
 
 import ipywidgets
 
-from ._background import Background, Follow
+from ._background import Background, Follow, Throttle
 from .core import spans
 from .core.project import Project
 from .plots import correction_cost_figure
@@ -70,10 +68,8 @@ class CorrectionCost(ipywidgets.VBox):
         super().__init__(children=[self.summary, self.figure])
         self.add_class("hitl-correction-cost")
         self.cost = None
-        self._lock = threading.Lock()
-        self._scheduled = self._closed = False
-        self._last = 0.0
         self._bg = Background("hitl-correction-cost", self._set_updating)
+        self._throttle = Throttle(self._redraw, self.refresh_s, self._bg.loop)
         self._unsubscribe = project.subscribe(self._on_change)
         self._follow = Follow(project, max(self.refresh_s, MIN_POLL_S), self._bg.loop)
         self.refresh()
@@ -98,7 +94,7 @@ class CorrectionCost(ipywidgets.VBox):
             f'data-accepted="{accepted}">{suggested} suggested spans, {accepted} accepted as '
             f'they were, over {cost["model_version"].nunique() if len(cost) else 0} model '
             "version(s)</div>")
-        self._last = time.monotonic()
+        self._throttle.drawn()
 
     def _show_error(self, exc: BaseException) -> None:
         log.error("CorrectionCost redraw failed", exc_info=exc)
@@ -109,27 +105,10 @@ class CorrectionCost(ipywidgets.VBox):
         (self.add_class if updating else self.remove_class)("hitl-updating")
 
     def _on_change(self, kind: str, info: dict) -> None:
-        if kind not in CHANGES:
-            return
-        with self._lock:
-            if self._closed or self._scheduled:
-                return  # a redraw is on its way; it reads this change too
-            self._scheduled = True
-        loop = self._bg.loop
-        if loop is not None and not loop.is_closed():
-            delay = max(0.0, self.refresh_s - (time.monotonic() - self._last))
-            try:
-                loop.call_soon_threadsafe(loop.call_later, delay, self._redraw)
-                return
-            except RuntimeError:  # the loop closed meanwhile
-                pass
-        self._redraw()
+        if kind in CHANGES:
+            self._throttle.ask()
 
     def _redraw(self) -> None:
-        with self._lock:
-            self._scheduled = False
-            if self._closed:
-                return
         if self.project.store.closed:
             self.close()
             return
@@ -140,9 +119,8 @@ class CorrectionCost(ipywidgets.VBox):
 
     def close(self) -> None:
         """Stop following the project and close the widget."""
-        if "_lock" in self.__dict__:
-            with self._lock:
-                self._closed = True
+        if "_throttle" in self.__dict__:  # ipywidgets may call close() on a half-built widget
+            self._throttle.close()
             self._bg.close()
             self._follow.stop()
             self._unsubscribe()

@@ -31,14 +31,12 @@ from __future__ import annotations
 import html
 import logging
 import math
-import threading
-import time
 from typing import Any
 
 import ipywidgets
 import numpy as np
 
-from ._background import Background, Follow
+from ._background import Background, Follow, Throttle
 from ._json import json_safe
 from .core import quality
 from .core.project import Project
@@ -92,12 +90,9 @@ class Dashboard(ipywidgets.VBox):
         self.project, self.summary, self.figure = project, summary, figure
         self.refresh_s, self._options = float(refresh_s), options
         self._stats = quality.DashboardStats(project)
-        self._lock = threading.Lock()
-        self._scheduled = False
-        self._closed = False
-        self._last = 0.0
         self.data: dict[str, Any] = {}
         self._bg = Background("hitl-dashboard", self._set_updating)
+        self._throttle = Throttle(self._redraw, self.refresh_s, self._bg.loop)
         self._unsubscribe = project.subscribe(self._on_project_change)
         # Annotators label in other kernels: their writes reach _on_project_change as well.
         self._follow = Follow(project, max(self.refresh_s, MIN_POLL_S), self._bg.loop)
@@ -127,25 +122,9 @@ class Dashboard(ipywidgets.VBox):
             self.remove_class("hitl-dashboard-updating")
 
     def _on_project_change(self, kind: str, info: dict) -> None:
-        with self._lock:
-            if self._closed or self._scheduled:
-                return  # a redraw is already on its way; it will read this change too
-            self._scheduled = True
-        loop = self._bg.loop
-        if loop is not None and not loop.is_closed():
-            delay = max(0.0, self.refresh_s - (time.monotonic() - self._last))
-            try:
-                loop.call_soon_threadsafe(loop.call_later, delay, self._redraw)
-                return
-            except RuntimeError:  # the loop closed meanwhile
-                pass
-        self._redraw()
+        self._throttle.ask()
 
     def _redraw(self) -> None:
-        with self._lock:
-            self._scheduled = False  # first: a change arriving during the redraw schedules another
-            if self._closed:
-                return
         if self.project.store.closed:  # the project was closed under us: nothing left to show
             self.close()
             return
@@ -164,13 +143,12 @@ class Dashboard(ipywidgets.VBox):
         with self.figure.batch_update():
             _fill(self.figure, data, self._options)
         self.summary.value = summary_html(data) + _agreement_line(data, self._options)
-        self._last = time.monotonic()
+        self._throttle.drawn()
 
     def close(self) -> None:
         """Stop following the project and close the widget."""
-        if "_lock" in self.__dict__:  # ipywidgets may call close() on a half-built widget
-            with self._lock:
-                self._closed = True
+        if "_throttle" in self.__dict__:  # ipywidgets may call close() on a half-built widget
+            self._throttle.close()
             self._bg.close()
             self._follow.stop()
             self._unsubscribe()

@@ -444,4 +444,4 @@ def test_a_redraw_after_the_project_closed_closes_the_dashboard_quietly(tmp_path
     dash = hw.Dashboard(project, refresh_s=0)
     project.close()
     dash._redraw()
-    assert dash._closed and "redraw failed" not in caplog.text
+    assert dash._throttle.closed and "redraw failed" not in caplog.text
