@@ -59,7 +59,7 @@ import hashlib
 import math
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -172,6 +172,25 @@ class LeasingQueue(Queue):
                                      extra={"expires": now, "released": True}) for i in ids],
                                notify=False)  # a lease changes what is served, not what is shown
         return len(ids)
+
+    def _serve_pending(self, ledger: Ledger, annotator: str, exclude: set[str], n: int,
+                       pending_of: Callable[[Store], Sequence[str]]) -> list[str]:
+        """Up to ``n`` of the pending items for ``annotator``: the ones they hold first (leases
+        renewed), then ones nobody else holds (leased to them). One transaction, inside which
+        ``pending_of(store)`` says what is pending, so two kernels never take one item."""
+        store, now = ledger.store, time.time()
+        with ledger.transaction():
+            pending = list(pending_of(store))
+            held = self._held(store, annotator, now)
+            wanted = set(pending)
+            keep = [i for i in held if i in wanted and i not in exclude][:n]
+            leases = store.leases(pending, now)
+            free = [i for i in pending if i not in exclude and i not in held
+                    and not set(leases.get(i, ())) - {annotator}]
+            taken = free[: max(0, n - len(keep))]
+            ledger.append_many(self._renewals(annotator, held, keep, now)
+                               + self._lease_events(annotator, taken, now), notify=False)
+        return keep + taken
 
     def _held(self, store: Store, annotator: str, now: float) -> dict[str, float]:
         """This annotator's live leases, oldest first: item → expiry."""

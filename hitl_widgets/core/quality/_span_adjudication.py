@@ -34,7 +34,6 @@ Example
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,18 +89,7 @@ class SpanAdjudicationQueue(LeasingQueue):
     def next_ids(self, project: Any, annotator: str, exclude: set[str], n: int) -> list[str]:
         """Up to ``n`` flagged, unresolved items nobody else is adjudicating."""
         ledger = Ledger.of(project)
-        store, now = ledger.store, time.time()
-        with ledger.transaction():
-            pending = self._pending(store)
-            held = self._held(store, annotator, now)
-            keep = [i for i in held if i in pending and i not in exclude][:n]
-            leases = store.leases(list(pending), now)
-            free = [i for i in pending if i not in exclude and i not in held
-                    and not set(leases.get(i, ())) - {annotator}]
-            taken = free[: max(0, n - len(keep))]
-            ledger.append_many(self._renewals(annotator, held, keep, now)
-                               + self._lease_events(annotator, taken, now), notify=False)
-        return keep + taken
+        return self._serve_pending(ledger, annotator, exclude, n, self._pending)
 
     def progress_counts(self, project: Any, annotator: str) -> tuple[int, int]:
         """(flagged items resolved, flagged items) for the progress line."""
