@@ -193,3 +193,17 @@ def test_a_drifted_windows_items_go_back_to_labeling(make_project):
         request_labels(project, stranger[0])
     assert project.queue_depth()["requests"] == 5  # nothing written
     assert request_labels(project, stranger[0], known_only=True) == []  # none of them is known
+
+
+def test_with_a_project_every_alert_reopens_labeling(make_project):
+    project = make_project(items=30)
+    rng = np.random.default_rng(7)
+    monitor = DriftMonitor(pd.DataFrame({"x": rng.normal(size=500)}), window=20, project=project)
+    quiet = monitor.update(pd.DataFrame({"x": rng.normal(size=20)}),
+                           item_ids=[str(k) for k in range(20)])
+    assert quiet == [] and project.queue_depth()["requests"] == 0
+    # A shifted window: half its events are project items (the rest were never sampled in).
+    ids = [str(k) for k in range(20, 30)] + [f"unsampled{k}" for k in range(10)]
+    [alert] = monitor.update(pd.DataFrame({"x": rng.normal(3, 1, 20)}), item_ids=ids)
+    assert alert.requested == tuple(str(k) for k in range(20, 30))
+    assert project.queue_depth()["requests"] == 10

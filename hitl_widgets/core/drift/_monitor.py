@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class DriftAlert:
     table: Any = field(repr=False)
     item_ids: tuple = field(repr=False)
     at: float = 0.0
+    requested: tuple = field(default=(), repr=False)  # sent back to labeling (with a project)
 
     @property
     def reason(self) -> str:
@@ -55,6 +56,9 @@ class DriftMonitor:
     every : rows between two checks (default: ``window``, windows that do not overlap).
     features, categorical, alpha, correction, nan_policy, psi_bins : as for :func:`compare`;
         the correction is over the features of one check.
+    project : with a project, every alert reopens labeling at once: the window's items that
+        are in the project get a request for one more label (:func:`request_labels` with
+        ``known_only=True``), recorded on the alert as ``requested``.
 
     Attributes
     ----------
@@ -65,7 +69,7 @@ class DriftMonitor:
     def __init__(self, reference: Any, *, window: int = 1000, every: int | None = None,
                  features: Sequence[str] | None = None, categorical: Sequence[str] | None = None,
                  alpha: float = 0.05, correction: str = "fdr_bh", nan_policy: str = "raise",
-                 psi_bins: int = 10) -> None:
+                 psi_bins: int = 10, project: Any = None) -> None:
         for name, value in (("window", window), ("every", window if every is None else every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
                 raise DriftError(f"{name} must be an int of 2 or more rows, not {value!r}")
@@ -76,6 +80,7 @@ class DriftMonitor:
         self.reference = Reference(reference, features=features, categorical=categorical,
                                    nan_policy=nan_policy, psi_bins=psi_bins)
         self.features = list(self.reference.features)
+        self.ledger = None if project is None else Ledger.of(project)
         self.alerts: list[DriftAlert] = []
         self._rows: list = []  # the window's frames, oldest first
         self._ids: list[np.ndarray] = []
@@ -152,6 +157,9 @@ class DriftMonitor:
             return None
         alert = DriftAlert(self._checks, self._seen, tuple(drifted["feature"]), drifted,
                            tuple(ids.tolist()), time.time())
+        if self.ledger is not None:
+            requested = tuple(request_labels(self.ledger, alert, known_only=True))
+            alert = replace(alert, requested=requested)
         self.alerts.append(alert)
         return alert
 
