@@ -25,6 +25,7 @@ _LAZY = {
     "LFStudio": "lf_studio",
     "Dashboard": "dashboard",
     "CorrectionCost": "correction_cost",
+    "StreamView": "stream_view",
 }
 
 __all__ = ["AddResult", "LabelSchema", "Project", "SchemaError", "StoreError", "__version__",

@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,8 @@ import numpy as np
 
 from ..store import Ledger
 from ._compare import DriftError, Reference, check_options
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class DriftMonitor:
         self._since = 0  # rows since the last check
         self._checks = 0
         self._history: list = []
+        self._listeners: list = []
 
     def update(self, batch: Any, item_ids: Iterable | None = None) -> list[DriftAlert]:
         """Take in a batch of rows (all or none: a bad batch raises and changes nothing); run
@@ -123,6 +127,12 @@ class DriftMonitor:
                     alerts.append(alert)
         return alerts
 
+    def subscribe(self, callback) -> Any:
+        """Call ``callback(alert_or_None)`` after each check (a live plot redraws on it);
+        returns the unsubscribe function."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
     @property
     def history(self):
         """One row per feature per check: check, rows_seen, and :func:`compare`'s columns."""
@@ -154,6 +164,7 @@ class DriftMonitor:
             ["check", "rows_seen", *table.columns]])
         drifted = table[table["drifted"]].reset_index(drop=True)
         if drifted.empty:
+            self._tell(None)
             return None
         alert = DriftAlert(self._checks, self._seen, tuple(drifted["feature"]), drifted,
                            tuple(ids.tolist()), time.time())
@@ -161,7 +172,15 @@ class DriftMonitor:
             requested = tuple(request_labels(self.ledger, alert, known_only=True))
             alert = replace(alert, requested=requested)
         self.alerts.append(alert)
+        self._tell(alert)
         return alert
+
+    def _tell(self, alert: DriftAlert | None) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(alert)
+            except Exception:  # a plot's failure must not stop the stream
+                log.exception("drift monitor listener %r failed", callback)
 
 
 def request_labels(project: Any, alert: DriftAlert, *, n: int | None = None, seed: int = 0,

@@ -163,10 +163,10 @@ class StreamSampler:
             self._save(self.batches + 1)
 
     def _save(self, batches: int) -> None:
-        # Silent: an items notice is what views redraw on; this is the sampler's bookkeeping.
+        # Heard as "stream": a live view of the reservoirs redraws on it (hw.StreamView).
         self.ledger.set_meta(self.key, {"settings": self.settings, "batches": batches,
                                         "reservoir": _encode(self.reservoir.state())},
-                             notify=False)
+                             notify="stream")
 
     # -- reading ------------------------------------------------------------------------------
     def _held_now(self) -> dict[str, Any]:
