@@ -123,10 +123,32 @@ def test_four_processes_keep_overlap_k_and_lose_nothing(tmp_path, annotators):
     assert len(human) == len(writes) + len(undos)
 
     # Overlap k holds: every regular item has exactly K annotators, gold items one per annotator.
-    regular = coverage[~coverage["gold"]]
+    # The guarantee holds while the leases hold (core/quality/_routing.py): when two kernels share
+    # an annotator, one may skip an item -- ending that annotator's lease, so the slot goes to
+    # someone else -- while the other still shows it and labels it. That label is stored (labels
+    # are never refused) and coverage reports the item "over". Only that case may exceed K.
+    unleased = set()
+    if len(set(annotators)) < len(annotators):  # one kernel per annotator: nothing excused
+        unleased = {i for i in coverage.index[coverage["over"]] if _labeled_after_own_skip(log, i)}
+    regular = coverage[~coverage["gold"] & ~coverage.index.isin(unleased)]
     assert (regular["labeled"] == K).all(), regular[regular["labeled"] != K]
-    assert not coverage["over"].any()
+    assert not coverage.loc[~coverage.index.isin(unleased), "over"].any()
+    assert (coverage.loc[list(unleased), "labeled"] <= K + 1).all()
     assert not labels.duplicated(["item_id", "annotator"]).any()
     gold_labels = labels[labels["item_id"].isin(GOLD)]
     assert gold_labels.groupby("annotator").size().max() <= len(GOLD)
     assert len(gold_labels) > 0, "no gold item was served"
+
+
+def _labeled_after_own_skip(log: dict, item_id: str) -> bool:
+    """Whether someone labeled ``item_id`` while their own skip of it had ended their lease
+    (their latest assignment or skip on it, before the label, is a skip)."""
+    last: dict[str, str] = {}
+    for _, e in sorted(log.items()):
+        if e["item_id"] != item_id:
+            continue
+        if e["kind"] == "annotation" and last.get(e["annotator"]) == "skip":
+            return True
+        if e["kind"] in ("assignment", "skip", "annotation"):
+            last[e["annotator"]] = e["kind"]
+    return False
