@@ -400,21 +400,31 @@ class ActiveLearning(Queue):
         finally:
             with self._lock:
                 self._rescoring = None
-        with self._lock:  # a result still waiting for the main thread counts as landed
-            version = (self._version if self._pending is None else self._pending["version"]) + 1
+        version = self._next_version()
         order = scorer.order
         top, best = scorer.proba_top, np.asarray(scorer.pred).astype(str)
         if self.auto_accept is not None:
             self._auto_label(top, best, f"m{version}")
-        result = dict(model=fitted, order=order, version=version, top=top, best=best)
+        if self._hand_over(dict(model=fitted, order=order, version=version, top=top, best=best),
+                           started):
+            self._evaluate(fitted, X, y, f"m{version}", n_labels)
+
+    def _next_version(self) -> int:
+        """The version the model being finished will land as."""
+        with self._lock:  # a result still waiting for the main thread counts as landed
+            return (self._version if self._pending is None else self._pending["version"]) + 1
+
+    def _hand_over(self, result: dict, started: float) -> bool:
+        """Give a finished retrain to the kernel's thread, which lands it (_land_pending);
+        False when the loop was closed meanwhile (the result is dropped)."""
         with self._lock:
             if self._closed:
-                return
+                return False
             self._error = None
             self._last_retrain_s = time.monotonic() - started
             self._pending = result
         self._deliver(self._land_pending)
-        self._evaluate(fitted, X, y, f"m{version}", n_labels)
+        return True
 
     def _rescore_step(self, done: int, total: int) -> None:
         """The rescore's progress, for status(); stops it (between chunks) once closed."""

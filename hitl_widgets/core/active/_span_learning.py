@@ -182,17 +182,8 @@ class SpanActiveLearning(ActiveLearning):
         finally:
             with self._lock:
                 self._rescoring = None
-        with self._lock:
-            version = (self._version if self._pending is None else self._pending["version"]) + 1
-        result = dict(model=fitted, order=scorer.order, version=version,
-                      suggestions=suggestions)
-        with self._lock:
-            if self._closed:
-                return
-            self._error = None
-            self._last_retrain_s = time.monotonic() - started
-            self._pending = result
-        self._deliver(self._land_pending)
+        self._hand_over(dict(model=fitted, order=scorer.order, version=self._next_version(),
+                             suggestions=suggestions), started)
 
     def _score(self, fitted: Any, texts: list[str]) -> np.ndarray:
         """The uncertainty of every text of the pool, in chunks (close() stops between two)."""
