@@ -213,3 +213,42 @@ class Throttle:
             if self._closed:
                 return
         self._redraw()
+
+
+MIN_POLL_S = 0.1  # the shortest wait between two looks for other kernels' writes
+
+
+class LiveView:
+    """What a live view of a project holds, in one piece: its heavy work in a worker
+    (:class:`Background`), redraws at most one per ``refresh_s`` (:class:`Throttle`), other
+    kernels' writes looked for (:class:`Follow`), the project's notices heard (``on_change``);
+    one :meth:`close` for all of it. The Dashboard and the CorrectionCost plot are two.
+
+    ``refresh`` redraws (it shows and logs its own failures); ``on_gone`` runs instead when the
+    project was closed under the view.
+    """
+
+    def __init__(self, name: str, project: Any, *, refresh: Callable[[], None],
+                 on_change: Callable[[str, dict], None], on_updating: Callable[[bool], None],
+                 on_gone: Callable[[], None], refresh_s: float) -> None:
+        self.project, self._refresh, self._on_gone = project, refresh, on_gone
+        self.bg = Background(name, on_updating)
+        self.throttle = Throttle(self.redraw, refresh_s, self.bg.loop)
+        self._unsubscribe = project.subscribe(on_change)
+        self._follow = Follow(project, max(refresh_s, MIN_POLL_S), self.bg.loop)
+
+    def redraw(self) -> None:
+        """What the throttle runs: the view's refresh, unless the project is gone."""
+        if self.project.store.closed:  # closed under us: nothing left to show
+            self._on_gone()
+            return
+        try:
+            self._refresh()
+        except Exception:  # the view's refresh showed it and logged it
+            pass
+
+    def close(self) -> None:
+        self.throttle.close()
+        self.bg.close()
+        self._follow.stop()
+        self._unsubscribe()

@@ -22,14 +22,13 @@ import math
 
 import ipywidgets
 
-from ._background import Background, Follow, Throttle
+from ._background import LiveView
 from .core import spans
 from .core.project import Project
 from .plots import correction_cost_figure
 
 log = logging.getLogger("hitl_widgets")
 
-MIN_POLL_S = 0.1  # the shortest wait between two looks for other kernels' writes
 CHANGES = ("spans", "retraction", "suggestion", "external")  # notices that can move the figures
 
 
@@ -68,15 +67,14 @@ class CorrectionCost(ipywidgets.VBox):
         super().__init__(children=[self.summary, self.figure])
         self.add_class("hitl-correction-cost")
         self.cost = None
-        self._bg = Background("hitl-correction-cost", self._set_updating)
-        self._throttle = Throttle(self._redraw, self.refresh_s, self._bg.loop)
-        self._unsubscribe = project.subscribe(self._on_change)
-        self._follow = Follow(project, max(self.refresh_s, MIN_POLL_S), self._bg.loop)
+        self._live = LiveView("hitl-correction-cost", project, refresh=self.refresh,
+                              on_change=self._on_change, on_updating=self._set_updating,
+                              on_gone=self.close, refresh_s=self.refresh_s)
         self.refresh()
 
     def refresh(self) -> None:
         """Recompute and redraw (in a notebook: computed in a worker thread)."""
-        self._bg.run(self._compute, self._draw, self._show_error)
+        self._live.bg.run(self._compute, self._draw, self._show_error)
 
     def _compute(self):
         return spans.correction_cost(spans.span_outcomes(self.project, self.annotator))
@@ -94,7 +92,7 @@ class CorrectionCost(ipywidgets.VBox):
             f'data-accepted="{accepted}">{suggested} suggested spans, {accepted} accepted as '
             f'they were, over {cost["model_version"].nunique() if len(cost) else 0} model '
             "version(s)</div>")
-        self._throttle.drawn()
+        self._live.throttle.drawn()
 
     def _show_error(self, exc: BaseException) -> None:
         log.error("CorrectionCost redraw failed", exc_info=exc)
@@ -106,24 +104,12 @@ class CorrectionCost(ipywidgets.VBox):
 
     def _on_change(self, kind: str, info: dict) -> None:
         if kind in CHANGES:
-            self._throttle.ask()
-
-    def _redraw(self) -> None:
-        if self.project.store.closed:
-            self.close()
-            return
-        try:
-            self.refresh()
-        except Exception:  # shown in the widget and logged by refresh
-            pass
+            self._live.throttle.ask()
 
     def close(self) -> None:
         """Stop following the project and close the widget."""
-        if "_throttle" in self.__dict__:  # ipywidgets may call close() on a half-built widget
-            self._throttle.close()
-            self._bg.close()
-            self._follow.stop()
-            self._unsubscribe()
+        if "_live" in self.__dict__:  # ipywidgets may call close() on a half-built widget
+            self._live.close()
             self.figure.close()
             self.summary.close()
         super().close()

@@ -36,7 +36,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ._background import Background, Follow, Throttle
+from ._background import LiveView
 from ._json import json_safe
 from .core import quality
 from .core.project import Project
@@ -47,7 +47,6 @@ TITLES = ("Agreement over time", "Accuracy on gold", "Labels per annotator",
           "Label pairs between annotators", "Disagreement by label", "Queue depth")
 QUEUE_KEYS = ("items", "labels", "requests", "adjudication")
 MAX_POINTS = 2000  # of the agreement curve drawn
-MIN_POLL_S = 0.1  # the shortest wait between two looks for other kernels' writes
 
 
 class Dashboard(ipywidgets.VBox):
@@ -91,12 +90,11 @@ class Dashboard(ipywidgets.VBox):
         self.refresh_s, self._options = float(refresh_s), options
         self._stats = quality.DashboardStats(project)
         self.data: dict[str, Any] = {}
-        self._bg = Background("hitl-dashboard", self._set_updating)
-        self._throttle = Throttle(self._redraw, self.refresh_s, self._bg.loop)
-        self._unsubscribe = project.subscribe(self._on_project_change)
-        # Annotators label in other kernels: their writes reach _on_project_change as well.
-        self._follow = Follow(project, max(self.refresh_s, MIN_POLL_S), self._bg.loop)
-        if self._bg.threaded:  # a big project's first read takes seconds: not on the kernel's thread
+        # Annotators label in other kernels too: their writes reach _on_project_change as well.
+        self._live = LiveView("hitl-dashboard", project, refresh=self.refresh,
+                              on_change=self._on_project_change, on_updating=self._set_updating,
+                              on_gone=self.close, refresh_s=self.refresh_s)
+        if self._live.bg.threaded:  # a big project's first read takes seconds: not on the kernel's thread
             summary.value = ('<div class="hitl-dashboard-summary hitl-dashboard-loading">'
                              'Loading the dashboard…</div>')
         self.refresh()
@@ -105,12 +103,12 @@ class Dashboard(ipywidgets.VBox):
     @property
     def updating(self) -> bool:
         """True while the figures are being computed in a worker thread."""
-        return self._bg.updating
+        return self._live.bg.updating
 
     def refresh(self) -> None:
         """Bring every figure up to date and redraw. In a notebook (a running event loop) the
         numbers are computed in a worker thread and drawn on the kernel's loop when ready."""
-        self._bg.run(self._compute, self._draw, self._show_error)
+        self._live.bg.run(self._compute, self._draw, self._show_error)
 
     def _compute(self) -> dict[str, Any]:
         return quality.dashboard_data(self.project, cache=self._stats, **self._options)
@@ -122,16 +120,7 @@ class Dashboard(ipywidgets.VBox):
             self.remove_class("hitl-dashboard-updating")
 
     def _on_project_change(self, kind: str, info: dict) -> None:
-        self._throttle.ask()
-
-    def _redraw(self) -> None:
-        if self.project.store.closed:  # the project was closed under us: nothing left to show
-            self.close()
-            return
-        try:
-            self.refresh()
-        except Exception:  # refresh showed it in the widget and logged it
-            pass
+        self._live.throttle.ask()
 
     def _show_error(self, exc: BaseException) -> None:
         log.error("Dashboard redraw failed", exc_info=exc)
@@ -143,15 +132,12 @@ class Dashboard(ipywidgets.VBox):
         with self.figure.batch_update():
             _fill(self.figure, data, self._options)
         self.summary.value = summary_html(data) + _agreement_line(data, self._options)
-        self._throttle.drawn()
+        self._live.throttle.drawn()
 
     def close(self) -> None:
         """Stop following the project and close the widget."""
-        if "_throttle" in self.__dict__:  # ipywidgets may call close() on a half-built widget
-            self._throttle.close()
-            self._bg.close()
-            self._follow.stop()
-            self._unsubscribe()
+        if "_live" in self.__dict__:  # ipywidgets may call close() on a half-built widget
+            self._live.close()
             self.figure.close()
             self.summary.close()
         super().close()

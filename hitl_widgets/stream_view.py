@@ -21,14 +21,13 @@ import math
 
 import ipywidgets
 
-from ._background import Follow, Throttle, running_loop
+from ._background import MIN_POLL_S, Follow, Throttle, running_loop
 from .core.drift import DriftMonitor
 from .core.stream import StreamSampler
 from .plots import drift_over_time, reservoir_fill
 
 log = logging.getLogger("hitl_widgets")
 
-MIN_POLL_S = 0.1
 CHANGES = ("stream", "external")  # a batch of a sampler's (here or in another kernel)
 
 

@@ -443,5 +443,5 @@ def test_a_redraw_after_the_project_closed_closes_the_dashboard_quietly(tmp_path
     project.add_items(["a", "b"], id=["a", "b"])
     dash = hw.Dashboard(project, refresh_s=0)
     project.close()
-    dash._redraw()
-    assert dash._throttle.closed and "redraw failed" not in caplog.text
+    dash._live.redraw()
+    assert dash._live.throttle.closed and "redraw failed" not in caplog.text
