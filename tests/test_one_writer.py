@@ -44,6 +44,7 @@ WRITES = {
     "suggest": (lambda p: p.suggest(["0", "1"], ["ham", "spam"], [0.9, 0.8]), "suggestion"),
     "set_overlap": (lambda p: p.set_overlap(2), "overlap"),
     "set_overlap items": (lambda p: p.set_overlap(3, item_ids=["0", "1"]), "overlap"),
+    "set_lease": (lambda p: p.set_lease(5), "lease"),
     "set_gold": (lambda p: p.set_gold(["0", "1"], ["ham", "spam"]), "gold"),
     "remove_gold": (lambda p: (p.set_gold(["0"], ["ham"]), p.remove_gold(["0"])), "gold"),
     "flag_disagreements": (lambda p: (_labeled(p), p.flag_disagreements()), "flag"),

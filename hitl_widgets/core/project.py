@@ -347,6 +347,13 @@ class Project:
         ``set_overlap(5, item_ids=[...])`` for some items. Read by :class:`OverlapQueue`."""
         _quality().set_overlap(self.ledger, k, item_ids)
 
+    def set_lease(self, minutes: float) -> None:
+        """How long an item served to an annotator stays theirs before it goes back to the pool
+        (10 minutes until set), for every leasing queue that sets no ``lease_s`` of its own:
+        ``project.set_lease(5)``. An annotator who goes idle or never comes back holds nothing
+        longer than this."""
+        _quality().set_lease(self.ledger, minutes)
+
     def coverage(self):
         """Per item: annotators needed, annotators so far, gold, over its k (a DataFrame)."""
         return _quality().coverage(self.ledger)
@@ -378,7 +385,7 @@ class Project:
         """Annotators flagged for retraining, with the reason."""
         return _quality().flagged(self.ledger, threshold, min_count)
 
-    def overlap_queue(self, *, gold_rate: float = 0.05, lease_s: float = 600.0, seed: int = 0):
+    def overlap_queue(self, *, gold_rate: float = 0.05, lease_s: float | None = None, seed: int = 0):
         """A blind queue serving each item to k annotators with gold mixed in:
         ``hw.Labeler(project, annotator="ana", queue=project.overlap_queue())``."""
         return _quality().OverlapQueue(gold_rate=gold_rate, lease_s=lease_s, seed=seed)
@@ -392,7 +399,7 @@ class Project:
         return _quality().flags(self.ledger)
 
     def adjudication_queue(self, *, threshold: float = 0.75, method: str = "majority",
-                           lease_s: float = 600.0):
+                           lease_s: float | None = None):
         """The flagged items, for a senior annotator who sees the others' labels there:
         ``hw.Labeler(project, annotator="sam", queue=project.adjudication_queue())``."""
         return _quality().AdjudicationQueue(threshold=threshold, method=method, lease_s=lease_s)
@@ -412,7 +419,7 @@ class Project:
         consensus (``method``: ``"majority"`` or ``"dawid_skene"``), with its confidence."""
         return _quality().final_labels(self.ledger, method)
 
-    def span_adjudication_queue(self, *, share: float = 0.5, lease_s: float = 600.0):
+    def span_adjudication_queue(self, *, share: float = 0.5, lease_s: float | None = None):
         """The span items consensus flags, for an adjudicator who sees every annotator's spans:
         ``hw.SpanLabeler(project, annotator="sam", queue=project.span_adjudication_queue())``."""
         return _quality().SpanAdjudicationQueue(share=share, lease_s=lease_s)

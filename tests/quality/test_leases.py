@@ -157,3 +157,93 @@ def test_an_adjudicators_own_resolution_ends_their_lease(project):
     (first,) = sam.window()
     sam.submit(first, ["ham"])
     assert leased(project, first) == set()
+
+
+RACER = textwrap.dedent(
+    """
+    import json, sys
+    from hitl_widgets import Project
+    from hitl_widgets.core.labeling import LabelingSession
+
+    project = Project(sys.argv[1])
+    session = LabelingSession(project, sys.argv[2], prefetch=2, queue=project.overlap_queue(gold_rate=0))
+    sys.stdin.readline()  # start together
+    got = []
+    while window := session.window():
+        got.append(window[0])
+        session.submit(window[0], ["ham"])
+    print(json.dumps(got), flush=True)
+    """
+)
+
+
+@pytest.mark.timeout(120)
+def test_a_lapsed_lease_returns_its_item_to_the_pool_exactly_once(tmp_path):
+    """ana takes every item and never comes back: once her leases lapse, three annotators in
+    three processes race for the items, and each item goes to exactly one of them."""
+    path = tmp_path / "lapse.hitl"
+    ids = [f"i{k:02d}" for k in range(24)]
+    with hw.Project(path, labels=LABELS) as project:
+        project.add_items([f"text {i}" for i in ids], id=ids)
+        project.set_overlap(1)
+        project.set_lease(0.01)  # 0.6 s, so the test does not wait ten minutes
+        ana = LabelingSession(project, "ana", queue=project.overlap_queue(gold_rate=0), prefetch=24)
+        assert sorted(ana.window()) == ids
+        bob = LabelingSession(project, "bob", queue=project.overlap_queue(gold_rate=0), prefetch=4)
+        assert bob.window() == []  # ana holds every slot
+        while project.store.held_leases("ana", time.time()):
+            time.sleep(0.05)
+        project.set_lease(10)  # the racers' own leases must not lapse mid-race
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(path), who], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+              for who in ("cy", "dee", "eve")]
+    for racer in racers:
+        racer.stdin.write(b"go\n")
+        racer.stdin.flush()
+    got = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=90)
+        assert racer.returncode == 0, err.decode()
+        got.append(json.loads(out))
+    served = [i for one in got for i in one]
+    assert sorted(served) == ids  # every item handed out again, none twice
+    with hw.Project(path) as project:
+        assert not project.coverage()["over"].any()
+        assert len(project.labels()) == len(ids)
+        # ana comes back: nothing of hers is left to label, and nothing is served to her twice
+        assert LabelingSession(project, "ana", queue=project.overlap_queue(gold_rate=0)).window() == []
+
+
+def test_the_projects_lease_length_is_read_on_every_call_unless_a_queue_sets_its_own(project):
+    project.set_overlap(1)
+    project.set_lease(2)
+    follows, own = OverlapQueue(gold_rate=0), OverlapQueue(gold_rate=0, lease_s=30)
+    before = time.time()
+    LabelingSession(project, "ana", queue=follows, prefetch=1).window()
+    LabelingSession(project, "bob", queue=own, prefetch=1).window()
+    leases = project.store.leases([f"i{k}" for k in range(6)], time.time())
+    held = {who: expiry for item in leases.values() for who, expiry in item.items()}
+    assert 120 <= held["ana"] - before < 125
+    assert 30 <= held["bob"] - before < 35
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "5", True, None])
+def test_a_bad_lease_length_is_refused_and_nothing_is_written(project, bad):
+    project.set_lease(3)
+    seq = project.store.max_seq()
+    with pytest.raises(ValueError, match="minutes"):
+        project.set_lease(bad)
+    assert project.store.lease_seconds() == 180.0 and project.store.max_seq() == seq
+
+
+def test_a_lease_taken_on_a_clock_now_behind_counts_as_lapsed(project):
+    """The machine's clock went back an hour after ana took the item: her lease, taken "in the
+    future", does not hold the item for that hour."""
+    project.set_overlap(1)
+    ahead = time.time() + 3600
+    project.ledger.append("assignment", "i0", annotator="ana", notify=False,
+                          extra={"expires": ahead + 600, "taken": ahead})
+    assert leased(project, "i0") == set()
+    bob = LabelingSession(project, "bob", queue=OverlapQueue(gold_rate=0), prefetch=6)
+    assert "i0" in bob.window()

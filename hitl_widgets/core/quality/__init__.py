@@ -53,6 +53,7 @@ from ._routing import (
     known_ids,
     needed,
     queue_depth,
+    set_lease,
     set_overlap,
 )
 from ._span_adjudication import (
@@ -109,7 +110,7 @@ __all__ = [
     "flag_disagreements", "flagged", "flags", "fleiss_kappa", "gold", "gold_accuracy",
     "known_ids", "krippendorff_alpha", "majority_vote", "needed", "pair_confusion",
     "pairwise_kappa", "per_label", "quality_alerts", "queue_depth", "remove_gold",
-    "resolutions", "resolve", "set_gold", "set_overlap", "spot_check",
+    "resolutions", "resolve", "set_gold", "set_lease", "set_overlap", "spot_check",
     "SpanAgreement", "SpanConsensus", "span_consensus", "span_f1", "span_tags", "token_agreement",
     "ExportError", "Version", "VersionDiff", "VersionError", "audit", "content_hash",
     "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",

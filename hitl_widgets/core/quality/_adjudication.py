@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._checks import check_rate
 from ..store import Ledger
-from ._routing import DEFAULT_LEASE_S, LeasingQueue
+from ._routing import LeasingQueue
 from ._workflow import check_method, flag_disagreements
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ class AdjudicationQueue(LeasingQueue):
     Parameters
     ----------
     threshold, method : passed to :func:`hitl_widgets.core.quality.flag_disagreements`.
-    lease_s : how long an item served to an adjudicator stays theirs (default 600 s).
+    lease_s : how long an item served to an adjudicator stays theirs, in seconds
+        (default None: the project's ``project.set_lease(minutes)``, 10 minutes until set).
 
     Examples
     --------
@@ -41,7 +42,7 @@ class AdjudicationQueue(LeasingQueue):
     resolves = True
 
     def __init__(self, *, threshold: float = 0.75, method: str = "majority",
-                 lease_s: float = DEFAULT_LEASE_S):
+                 lease_s: float | None = None):
         super().__init__(lease_s)
         self.threshold = check_rate(threshold, "threshold")
         self.method = check_method(method)

@@ -11,7 +11,8 @@ both :class:`~hitl_widgets.core.labeling.Queue` implementations:
   session shows them the other annotators' labels, and their label resolves the item.
 
 Several kernels may label one file at once. A slot is taken with an ``assignment`` event (a lease
-that expires, ``lease_s`` seconds by default 10 minutes) written in the same write transaction
+that expires: after the project's lease length, ``project.set_lease(minutes)``, 10 minutes until
+set, or the queue's own ``lease_s``) written in the same write transaction
 that counted the free slots, so two kernels cannot both take the k-th slot. The guarantee:
 **no item gets more than its k annotators through these queues while the leases hold**. A label
 given after its lease expired (the slot may have gone to someone else meanwhile), or written
@@ -19,7 +20,11 @@ directly with ``project.annotate``, is still stored -- labels are never refused 
 :func:`hitl_widgets.core.quality.coverage` reports any item above its k.
 
 A lease ends when its holder labels or skips the item, or closes their session (which releases
-what their window held); undoing the label revives it. So an item a crowd has just finished is
+what their window held); undoing the label revives it. A lease nobody ends -- the annotator went
+idle, closed the tab, or never came back -- lapses, and the item goes back to the pool: the next
+annotator who asks gets it, and only one of them (taking it is again one transaction). A lease
+taken on a clock that has since gone back counts as lapsed, so a clock change never holds work
+for longer than the lease. So an item a crowd has just finished is
 at once free for the adjudication queue, and a skipped item goes to someone else.
 
 Hidden gold, stated so that a test can check it. Say an observer sees everything the browser
@@ -80,12 +85,19 @@ _SCAN_CHUNK = 256
 _REOPENING = ("retraction", "overlap", "gold")
 
 
-def _check_lease(lease_s) -> float:
-    if isinstance(lease_s, bool) or not isinstance(lease_s, (int, float)) or not (
-        math.isfinite(lease_s) and lease_s > 0
-    ):
-        raise ValueError(f"lease_s must be a positive number of seconds; got {lease_s!r}")
+def _check_lease(lease_s, name: str = "lease_s", unit: str = "seconds") -> float:
+    if isinstance(lease_s, bool) or not isinstance(lease_s, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(lease_s) and lease_s > 0):
+        raise ValueError(f"{name} must be a positive number of {unit}; got {lease_s!r}")
     return float(lease_s)
+
+
+def set_lease(ledger: Ledger, minutes: float) -> None:
+    """How long an item served through a leasing queue stays with its annotator before it goes
+    back to the pool, in minutes, for every queue on the project that sets no ``lease_s`` of
+    its own (10 minutes until set). Read by the queues on every call, in every kernel."""
+    minutes = _check_lease(minutes, "minutes", "minutes (e.g. project.set_lease(5))")
+    Ledger.of(ledger).set_meta("lease_minutes", minutes, notify="lease")
 
 
 # -- the overlap policy -------------------------------------------------------------------
@@ -155,10 +167,23 @@ def known_ids(ledger: Ledger, item_ids: Sequence[Any]) -> list[str]:
 
 
 class LeasingQueue(Queue):
-    """Leases shared by both queues: keep one's own, renew them before they lapse, release them."""
+    """Leases shared by the leasing queues: keep one's own, renew them before they lapse,
+    release them.
 
-    def __init__(self, lease_s: float):
-        self.lease_s = _check_lease(lease_s)
+    ``lease_s``: how long a lease holds, in seconds; None (the default) follows the project's
+    setting (``project.set_lease(minutes)``), read again at the start of every call. A lease
+    that lapses -- its holder went idle, closed the tab without closing the session, or never
+    came back -- frees the slot, and the item goes to the next annotator who asks, once.
+    """
+
+    def __init__(self, lease_s: float | None = None):
+        self._own_lease_s = None if lease_s is None else _check_lease(lease_s)
+        self.lease_s = self._own_lease_s or DEFAULT_LEASE_S
+
+    @property
+    def lease_setting(self) -> float | None:
+        """The lease length this queue was given (None: the project's)."""
+        return self._own_lease_s
 
     def release(self, project: Any, annotator: str, item_ids: Sequence[str]) -> int:
         """End this annotator's leases on these items (a closing session's window): their
@@ -193,12 +218,15 @@ class LeasingQueue(Queue):
         return keep + taken
 
     def _held(self, store: Store, annotator: str, now: float) -> dict[str, float]:
-        """This annotator's live leases, oldest first: item → expiry."""
+        """This annotator's live leases, oldest first: item → expiry. Every call that leases
+        starts here, inside its transaction: the project's lease length is read here too."""
+        if self._own_lease_s is None:
+            self.lease_s = store.lease_seconds()
         return store.held_leases(annotator, now)
 
     def _lease_events(self, annotator: str, ids: Sequence[str], now: float) -> list[dict]:
         return [dict(kind="assignment", item_id=i, annotator=annotator,
-                     extra={"expires": now + self.lease_s}) for i in ids]
+                     extra={"expires": now + self.lease_s, "taken": now}) for i in ids]
 
     def _renewals(self, annotator: str, held: dict[str, float], ids: Sequence[str],
                   now: float) -> list[dict]:
@@ -215,8 +243,9 @@ class OverlapQueue(LeasingQueue):
     gold_rate : the share of served items that are gold, in [0, 1] (default 0.05). Each slot is
         gold with this probability, drawn from a seeded generator, while the annotator has gold
         items left to label and regular work left to do.
-    lease_s : how long an item served to an annotator keeps its slot (default 600 s), unless
-        they label, skip or release it first.
+    lease_s : how long an item served to an annotator keeps its slot, in seconds, unless they
+        label, skip or release it first; None (default) follows ``project.set_lease(minutes)``
+        (10 minutes until set).
     seed : seeds the order and the gold draws (one stream per annotator, so each kernel is
         reproducible).
 
@@ -243,7 +272,7 @@ class OverlapQueue(LeasingQueue):
 
     blind = True  # sessions send no suggestions: a model's guess may echo others' labels
 
-    def __init__(self, *, gold_rate: float = DEFAULT_GOLD_RATE, lease_s: float = DEFAULT_LEASE_S,
+    def __init__(self, *, gold_rate: float = DEFAULT_GOLD_RATE, lease_s: float | None = None,
                  seed: int = 0):
         super().__init__(lease_s)
         self.gold_rate = check_rate(gold_rate, "gold_rate")

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..store import Ledger, resolution_submissions, spans_frame, submissions_frame
-from ._routing import DEFAULT_LEASE_S, LeasingQueue
+from ._routing import LeasingQueue
 from ._span_consensus import SpanConsensus, span_consensus
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ class SpanAdjudicationQueue(LeasingQueue):
     ----------
     share : a span is consensus with more than this share of the item's annotators
         (default 0.5, a strict majority), as for ``span_consensus``.
-    lease_s : how long an item served to an adjudicator stays theirs (default 600 s).
+    lease_s : how long an item served to an adjudicator stays theirs, in seconds
+        (default None: the project's ``project.set_lease(minutes)``, 10 minutes until set).
 
     Examples
     --------
@@ -80,7 +81,7 @@ class SpanAdjudicationQueue(LeasingQueue):
     reveals_labels = True
     resolves = True
 
-    def __init__(self, *, share: float = 0.5, lease_s: float = DEFAULT_LEASE_S):
+    def __init__(self, *, share: float = 0.5, lease_s: float | None = None):
         super().__init__(lease_s)
         self.share = _check_share(share)
         self._seen = -1

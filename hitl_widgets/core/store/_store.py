@@ -75,6 +75,19 @@ _LEASE_LIVE = (
 )
 
 
+# How long a lease holds an item when the project sets nothing (project.set_lease).
+DEFAULT_LEASE_MINUTES = 10.0
+# A lease taken more than this many seconds "after now" was taken on a clock that has since gone
+# back (or another machine's, ahead of ours): it counts as lapsed, so its item is never stuck.
+CLOCK_SLACK_S = 5.0
+
+
+def _lease_live(expires: float | None, taken: float | None, now: float) -> bool:
+    """A lease holds from when it was taken until it expires; one taken on a clock ahead of
+    ours (see CLOCK_SLACK_S) holds no longer. Leases written before ``taken`` was kept have none."""
+    return expires is not None and expires > now and (taken is None or taken <= now + CLOCK_SLACK_S)
+
+
 class StoreError(RuntimeError):
     """The project file cannot be used as asked."""
 
@@ -548,26 +561,33 @@ class Store:
         out: dict[str, dict[str, float]] = {}
         for chunk in _chunks(list(item_ids), 500):
             marks = ",".join("?" * len(chunk))
-            for item_id, annotator, expires in self._query(
-                "SELECT a.item_id, a.annotator, json_extract(a.extra, '$.expires') FROM events a "
+            for item_id, annotator, expires, taken in self._query(
+                "SELECT a.item_id, a.annotator, json_extract(a.extra, '$.expires'), "
+                "json_extract(a.extra, '$.taken') FROM events a "
                 "WHERE a.seq IN (SELECT MAX(seq) FROM events WHERE kind = 'assignment' AND "
                 f"item_id IN ({marks}) GROUP BY item_id, annotator) AND {_LEASE_LIVE}",
                 chunk,
             ):
-                if expires is not None and expires > now:
+                if _lease_live(expires, taken, now):
                     out.setdefault(item_id, {})[annotator] = expires
         return out
 
     def held_leases(self, annotator: str, now: float) -> dict[str, float]:
         """The annotator's live leases (see :meth:`leases`), in the order first taken: item → expiry."""
         rows = self._query(
-            "SELECT a.item_id, json_extract(a.extra, '$.expires') AS expires FROM events a "
+            "SELECT a.item_id, json_extract(a.extra, '$.expires') AS expires, "
+            "json_extract(a.extra, '$.taken') FROM events a "
             "JOIN (SELECT MAX(seq) AS last, MIN(seq) AS first FROM events WHERE annotator = ? "
             "AND kind = 'assignment' GROUP BY item_id) f ON a.seq = f.last "
             f"WHERE expires > ? AND {_LEASE_LIVE} ORDER BY f.first",
             (annotator, now),
         )
-        return {r[0]: r[1] for r in rows}
+        return {r[0]: r[1] for r in rows if _lease_live(r[1], r[2], now)}
+
+    def lease_seconds(self) -> float:
+        """How long a lease holds an item: the project's setting (``project.set_lease``), in
+        seconds; 10 minutes when none is set."""
+        return 60.0 * float(self.get_meta("lease_minutes", DEFAULT_LEASE_MINUTES))
 
     def request_counts(self, item_ids: Sequence[str] | None = None) -> dict[str, int]:
         """Extra labels asked for by live requests, per item (a request asks ``n``, default 1)."""
