@@ -407,3 +407,26 @@ def test_resolve_and_record_shown_read_ids_like_every_other_door(tmp_path):
     with pytest.raises(ValueError, match="7.5"):
         project.record_shown(7.5, annotator="ana", suggestion="a")
     assert len(project.events()) == before
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 7, "<b>ana</b>", "ana<script>", "ana\n",
+                                 "a\tb", "x" * 201])
+def test_a_bad_annotator_name_is_refused_by_every_write_and_by_a_session(project, bad):
+    """Names end up on dashboards, in cost reports and spreadsheets: no markup, no control
+    characters, not empty, not endless. Nothing is written."""
+    project.add_items(["some text"], id=["0"])
+    seq = project.store.max_seq()
+    for write in (lambda: project.annotate("0", "spam", annotator=bad),
+                  lambda: project.skip("0", annotator=bad),
+                  lambda: project.resolve("0", "spam", annotator=bad),
+                  lambda: LabelingSession(project, bad)):
+        with pytest.raises(ValueError, match="annotator"):
+            write()
+    assert project.store.max_seq() == seq
+
+
+def test_a_plain_annotator_name_with_unicode_and_punctuation_is_fine(project):
+    project.add_items(["some text"], id=["0"])
+    for name in ("Zoë O'Neil", "team-7 / night shift", "李雷", "R&D"):
+        project.annotate("0", "spam", annotator=name)
+    assert set(project.labels()["annotator"]) == {"Zoë O'Neil", "team-7 / night shift", "李雷", "R&D"}

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..store import Ledger, MediaError, read_below, sniff_mime
+from ..store import Ledger, MediaError, check_annotator, read_below, sniff_mime
 from ._queue import ExcludedIds, Queue, SequentialQueue
 
 __all__ = ["LabelingSession", "Queue", "SequentialQueue"]
@@ -53,8 +53,7 @@ class LabelingSession:
 
     def __init__(self, project: Any, annotator: str, *, queue: Queue | None = None,
                  prefetch: int = 8):
-        if not isinstance(annotator, str) or not annotator.strip():
-            raise ValueError(f"annotator must be a non-empty name, e.g. 'ana'; got {annotator!r}")
+        check_annotator(annotator)
         if not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
         self.project = project

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import numbers
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -576,10 +577,32 @@ def _resolve_root(store: Store, root: Path | None) -> tuple[Path | None, dict]:
     return root, ({} if str(root) == stored else {"image_root": str(root)})
 
 
+MAX_ANNOTATOR_CHARS = 200
+
+
 def check_annotator(annotator: Any) -> None:
-    """A non-empty annotator name, or a ValueError that says so."""
+    """A usable annotator name, or a ValueError that says what is wrong with it.
+
+    A name is shown on dashboards, in cost reports and in spreadsheets: it must be a non-empty
+    string of at most 200 characters with no markup (``<`` or ``>``) and no control characters.
+
+    >>> check_annotator("ana")
+    >>> check_annotator("<b>ana</b>")
+    Traceback (most recent call last):
+    ...
+    ValueError: annotator names may not hold markup ('<' or '>'): got '<b>ana</b>'; use a plain name such as 'ana'
+    """
     if not isinstance(annotator, str) or not annotator.strip():
         raise ValueError(f"annotator must be a non-empty name, e.g. annotator='ana'; got {annotator!r}")
+    if "<" in annotator or ">" in annotator:
+        raise ValueError(f"annotator names may not hold markup ('<' or '>'): got "
+                         f"{annotator[:60]!r}; use a plain name such as 'ana'")
+    if any(unicodedata.category(c) == "Cc" for c in annotator):
+        raise ValueError(f"annotator names may not hold control characters (tabs, newlines, ...); "
+                         f"got {annotator[:60]!r}")
+    if len(annotator) > MAX_ANNOTATOR_CHARS:
+        raise ValueError(f"annotator names are at most {MAX_ANNOTATOR_CHARS} characters; got one "
+                         f"of {len(annotator)} starting {annotator[:30]!r}")
 
 
 def check_source(source: Any) -> None:
