@@ -6,6 +6,7 @@ undo, fetch). The Labeler and the SpanLabeler are this plus what their answers a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import traitlets
@@ -15,6 +16,7 @@ from ._base import (
     Field,
     HitlWidget,
     Intent,
+    describe,
     integer,
     log,
     nullable,
@@ -26,7 +28,9 @@ from .core.labeling import LabelingSession, Queue
 from .core.project import Project
 from .core.store import StoreError
 
-__all__ = ["ITEM", "MS", "QUEUE_INTENTS", "SEQ", "QueuedWidget"]
+__all__ = ["IDLE_AFTER_S", "ITEM", "MS", "QUEUE_INTENTS", "SEQ", "QueuedWidget", "check_idle_after"]
+
+IDLE_AFTER_S = 30.0  # a pause longer than this, the annotator is taken to have been away
 
 # Fields of the envelopes a queue's view sends (docs/labeler_protocol.md).
 ITEM = Field(text())
@@ -41,6 +45,19 @@ QUEUE_INTENTS = {
 }
 
 
+def check_idle_after(value: Any) -> float:
+    """``idle_after_s`` as a float, or a ValueError saying what it must be.
+
+    >>> check_idle_after(5)
+    5.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value > 0):
+        raise ValueError(f"idle_after_s must be a positive finite number of seconds (e.g. 30); "
+                         f"got {describe(value)}")
+    return float(value)
+
+
 class QueuedWidget(HitlWidget):
     """A widget over one annotator's :class:`LabelingSession`. Subclasses name their view
     (``_esm``), their intents (``QUEUE_INTENTS`` plus their own ``submit``), the task the view
@@ -50,25 +67,34 @@ class QueuedWidget(HitlWidget):
     annotator = traitlets.Unicode().tag(sync=True)
     window = traitlets.List(traitlets.Unicode()).tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
+    # Seconds without input after which the view's clock stops counting (js activeClock).
+    idle_after_s = traitlets.Float(IDLE_AFTER_S).tag(sync=True)
 
     _reply_ids = ("client_seq", "item_id")
 
     def __init__(self, project: Project, *, annotator: str = "default",
-                 queue: Queue | None = None, prefetch: int = 8, **kwargs: Any) -> None:
+                 queue: Queue | None = None, prefetch: int = 8,
+                 idle_after_s: float = IDLE_AFTER_S, **kwargs: Any) -> None:
         if not isinstance(project, Project):
             raise TypeError(f"{type(self).__name__} needs a hitl_widgets.Project, not "
                             f"{type(project).__name__}; "
                             "open one with hw.Project('file.hitl', labels=[...])")
+        idle_after_s = check_idle_after(idle_after_s)  # before the session: a refusal opens nothing
         self.session = LabelingSession(project, annotator, queue=queue, prefetch=prefetch)
         self._unsubscribe = lambda: None
         try:
-            super().__init__(schema=self._schema_of(project), annotator=annotator, **kwargs)
+            super().__init__(schema=self._schema_of(project), annotator=annotator,
+                             idle_after_s=idle_after_s, **kwargs)
         except Exception:
             self.session.close()
             raise
         self._sent: set[str] = set()  # items whose payloads the views already have
         self._unsubscribe = project.subscribe(self._on_project_change)
         self._refresh()
+
+    @traitlets.validate("idle_after_s")
+    def _valid_idle_after(self, proposal: dict) -> float:
+        return check_idle_after(proposal["value"])
 
     def _schema_of(self, project: Project) -> dict:
         """What the view needs to know of the task (a subclass labels something else)."""

@@ -43,6 +43,23 @@ class Labeler(QueuedWidget):
     annotator : who is labeling; each annotator sees the items they have not labeled yet.
     queue : what to show next (default: items in the order they were added).
     prefetch : how many upcoming items the browser holds, so keys never wait for the kernel.
+    idle_after_s : seconds without input after which the time does not count (default 30;
+        a positive number). Changing the attribute later reaches the open views.
+
+    Notes
+    -----
+    Each submit and skip is stored with ``ms_on_item``: the *active* milliseconds on the item
+    from when it was drawn. Time with the page hidden or the window unfocused does not count.
+    Input (keys, pointer presses and moves, wheel, scrolling, anywhere on the page) and the item
+    being drawn are the activity signals: a gap between two of them counts in full when it is at
+    most ``idle_after_s``, and not at all when longer (the annotator was away, and when they
+    left cannot be known), as does the time from the last signal to the submit. So a pause of
+    a minute to read a long item, with no input at all, counts 0 at the default 30 s: raise
+    ``idle_after_s`` for such items.
+
+    Example
+    -------
+    >>> hw.Labeler(project, annotator="ana", idle_after_s=60)  # doctest: +SKIP
     """
 
     _esm = _JS / "labeler.js"

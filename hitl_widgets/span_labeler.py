@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ._base import Check, Field, Intent, Record, integer, log, nullable, text
-from ._queued import ITEM, MS, QUEUE_INTENTS, SEQ, QueuedWidget
+from ._queued import IDLE_AFTER_S, ITEM, MS, QUEUE_INTENTS, SEQ, QueuedWidget
 from .core.labeling import Queue
 from .core.project import Project
 from .core.quality import span_review
@@ -99,6 +99,9 @@ class SpanLabeler(QueuedWidget):
     model_version : the name ``suggest``'s suggestions are stored under (default: its name).
     queue, prefetch : what to show next, and how many upcoming items the browser holds (as
         for :class:`~hitl_widgets.Labeler`).
+    idle_after_s : seconds without input after which the time does not count (default 30);
+        each submit and skip is stored with ``ms_on_item``, the *active* time on the item,
+        measured as for :class:`~hitl_widgets.Labeler`.
     """
 
     _esm = _JS / "span_labeler.js"
@@ -108,7 +111,7 @@ class SpanLabeler(QueuedWidget):
     def __init__(self, project: Project, *, annotator: str = "default",
                  tokenizer: Any = "whitespace", snap: bool = True, suggest: Suggest | None = None,
                  model_version: str | None = None, queue: Queue | None = None,
-                 prefetch: int = 8, **kwargs: Any) -> None:
+                 prefetch: int = 8, idle_after_s: float = IDLE_AFTER_S, **kwargs: Any) -> None:
         if isinstance(project, Project) and project.span_schema is None:
             raise ValueError(f"{project.path} has no span task; open it with "
                              "hw.Project(path, span_labels=['PER', 'ORG'])")
@@ -126,7 +129,8 @@ class SpanLabeler(QueuedWidget):
             suggest).__name__
         if not isinstance(self._model_version, str) or not self._model_version.strip():
             raise ValueError(f"model_version must be a non-empty str, not {model_version!r}")
-        super().__init__(project, annotator=annotator, queue=queue, prefetch=prefetch, **kwargs)
+        super().__init__(project, annotator=annotator, queue=queue, prefetch=prefetch,
+                         idle_after_s=idle_after_s, **kwargs)
 
     def _schema_of(self, project: Project) -> dict:
         return {**project.span_schema.to_json(), "tokenizer": str(self._tokenizer_name)[:40],

@@ -129,6 +129,82 @@ export function pixelScale(width = 0, height = 0, target = 192) {
   return side > 0 ? Math.max(1, Math.floor(target / side)) : 1;
 }
 
+// ------------------------------------------------------------------------------- active time
+/**
+ * Active time on one item, in ms: what `ms_on_item` reports. Pure: every method takes the time
+ * `t` (ms, e.g. `performance.now()`), so tests drive it without timers.
+ *
+ * Policy (like WakaTime's timeout): activity signals are input (keydown, pointerdown,
+ * pointermove, wheel, scroll) and the item being drawn (`reset`). A gap between two signals
+ * counts in full when it is at most `idleAfterMs`, and not at all when longer: the annotator
+ * was away, and we cannot know when they left. The time from the last signal to `elapsed(t)`
+ * follows the same rule. Nothing counts while the page is hidden (`hide`..`show`) or the window
+ * unfocused (`blur`..`focus`); the time up to a `hide`/`blur` counts by the gap rule, and a
+ * `show`/`focus` that ends the last of them starts a fresh gap. A `t` earlier than the latest
+ * seen (or not a number) adds nothing and changes nothing.
+ * @param {number} idleAfterMs  the longest gap that still counts (> 0)
+ * @param {number} t  when the clock starts (the first item drawn)
+ * @param {{hidden?: boolean, blurred?: boolean}} [state]  the page as it is at `t`
+ */
+export function activeClock(idleAfterMs, t, { hidden = false, blurred = false } = {}) {
+  let idle = idleAfterMs > 0 ? idleAfterMs : 30_000; // the kernel's default
+  let latest = Number.isFinite(t) ? t : 0, last = latest, total = 0;
+  const away = () => hidden || blurred;
+  /** The gap since the last signal, by the rule; 0 while away. @param {number} now */
+  const gap = (now) => (away() || now - last > idle ? 0 : now - last);
+  /** Accept `now` if the clock did not go back; then it is the latest. @param {number} now */
+  const forward = (now) => {
+    if (!(now >= latest) || !Number.isFinite(now)) return false;
+    latest = now;
+    return true;
+  };
+  /** @param {number} now @param {() => void} change */
+  const turn = (now, change) => {
+    if (!forward(now)) return;
+    const wasAway = away();
+    total += gap(now);
+    change();
+    if (wasAway || !away()) last = now;
+  };
+  return {
+    /** An input at `now`. @param {number} now */
+    signal(now) { if (forward(now)) { total += gap(now); last = now; } },
+    /** @param {number} now */ hide(now) { turn(now, () => { hidden = true; }); },
+    /** @param {number} now */ show(now) { turn(now, () => { hidden = false; }); },
+    /** @param {number} now */ blur(now) { turn(now, () => { blurred = true; }); },
+    /** @param {number} now */ focus(now) { turn(now, () => { blurred = false; }); },
+    /** A new item drawn at `now`: start again from 0 (hidden and blurred stay as they are). @param {number} now */
+    reset(now) { total = 0; last = forward(now) ? now : latest; },
+    /** Active ms on the item up to `now` (the last gap by the rule); changes nothing. @param {number} now */
+    elapsed(now) { return total + (now >= latest && Number.isFinite(now) ? gap(now) : 0); },
+    /** A new threshold (ignored unless > 0). @param {number} ms */
+    setIdleAfter(ms) { if (ms > 0) idle = ms; },
+  };
+}
+
+/** Feed `clock` from the page: input anywhere in it (captured, so a handler that stops an event
+ * cannot hide it from the clock), the page's visibility and the window's focus. Returns the
+ * cleanup that removes every listener it added.
+ * @param {Window} win @param {ReturnType<typeof activeClock>} clock @returns {() => void} */
+export function trackActivity(win, clock) {
+  const doc = win.document, now = () => win.performance.now();
+  /** @type {Array<() => void>} */ const removers = [];
+  /** @param {EventTarget} target @param {string} type @param {(e: Event) => void} fn @param {AddEventListenerOptions} opts */
+  const add = (target, type, fn, opts) => {
+    target.addEventListener(type, fn, opts);
+    removers.push(() => target.removeEventListener(type, fn, opts));
+  };
+  const input = { capture: true, passive: true };
+  // A key or a press reaches only a focused window: it also ends a blur whose focus event was lost.
+  for (const type of ["keydown", "pointerdown"]) add(win, type, () => clock.focus(now()), input);
+  for (const type of ["pointermove", "wheel", "scroll"]) add(win, type, () => clock.signal(now()), input);
+  add(doc, "visibilitychange", () => (doc.visibilityState === "hidden" ? clock.hide(now()) : clock.show(now())), {});
+  // Not captured: elements' focus and blur do not bubble, so only the window's own reach here.
+  add(win, "blur", (e) => { if (e.target === win) clock.blur(now()); }, {});
+  add(win, "focus", (e) => { if (e.target === win) clock.focus(now()); }, {});
+  return () => { for (const remove of removers) remove(); };
+}
+
 /** How an intent changes the count of labeled items. @param {PendingIntent} p */
 const doneDelta = (p) => (p.type === "submit" ? 1 : p.type === "undo" && p.undoes?.action === "submit" ? -1 : 0);
 
@@ -314,6 +390,9 @@ function render({ model, el }) {
     return node;
   };
   const queue = new PrefetchQueue();
+  const win = doc.defaultView ?? window, now = () => win.performance.now();
+  const clock = activeClock(1000 * model.get("idle_after_s"), now(),
+    { hidden: doc.visibilityState === "hidden", blurred: !doc.hasFocus() });
   /** @type {Map<ItemId, string>} */ const urls = new Map();
   /** @type {Map<ItemId, {img: HTMLImageElement, failed: string}>} decoded off the key path */
   const images = new Map();
@@ -329,7 +408,7 @@ function render({ model, el }) {
   // Every view of a model hears every ack; a random base keeps this view's numbers its own.
   let seq = Math.floor(Math.random() * 1e6) * 1e6;
   let schema = /** @type {Schema} */ ({}), keyMap = buildKeyMap(null), multiLabel = false;
-  let helpOpen = false, hint = "", localError = "", hiddenKernelError = "", drawnAt = 0;
+  let helpOpen = false, hint = "", localError = "", hiddenKernelError = "";
   /** @type {unknown} */ let drawnKey;
   /** @type {Payload | undefined} */ let drawnPayload;
   /** @type {Set<string>} */ let selection = new Set();
@@ -494,7 +573,7 @@ function render({ model, el }) {
       drawItem(id, p, unsaved);
       if (p && !sameItem) {
         hint = "";
-        drawnAt = performance.now();
+        clock.reset(now());
         selection = new Set((p.suggestion?.labels ?? []).filter((l) => schema.labels?.includes(l)));
       }
       if (p?.suggestion && (!sameItem || newSuggestion)) send({ type: "shown", item_id: id, suggestion: p.suggestion });
@@ -522,7 +601,7 @@ function render({ model, el }) {
     const id = queue.current();
     if (id == null || drawnPayload?.item_id !== id) return; // nothing shown yet: nothing to judge
     const client_seq = ++seq;
-    const ms_on_item = Math.round(performance.now() - drawnAt);
+    const ms_on_item = Math.round(clock.elapsed(now())); // active time, see activeClock
     queue.markDone(id, { action: type, client_seq });
     if (!send({ type, item_id: id, ...extra, ms_on_item, client_seq })) queue.reject(client_seq, id);
     helpOpen = false;
@@ -620,6 +699,8 @@ function render({ model, el }) {
   on("change:window", onWindow);
   on("change:progress", () => { queue.progressSeen(); draw(); });
   on("change:error", drawError);
+  on("change:idle_after_s", () => clock.setIdleAfter(1000 * model.get("idle_after_s")));
+  disposers.push(trackActivity(win, clock));
   on("change:schema", () => { buildControls(); draw(); });
   on("msg:custom", onMessage);
   buildControls();

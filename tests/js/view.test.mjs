@@ -108,8 +108,33 @@ class FakeElement {
   find(cls) { return this.all((n) => n.classList.contains(cls))[0]; }
 }
 
+/** A window or document's listeners, counted in the document's `added` like elements' ones.
+ * `fire(type, ev)` calls them (a capture flag must match on removal, as in browsers). */
+function listenable(obj, doc) {
+  const listeners = new Map(); // "type:capture" -> Set of fn
+  const key = (type, opts) => `${type}:${opts === true || !!opts?.capture}`;
+  obj.addEventListener = (type, fn, opts) => {
+    if (!listeners.has(key(type, opts))) listeners.set(key(type, opts), new Set());
+    if (!listeners.get(key(type, opts)).has(fn)) doc.added += 1;
+    listeners.get(key(type, opts)).add(fn);
+  };
+  obj.removeEventListener = (type, fn, opts) => { if (listeners.get(key(type, opts))?.delete(fn)) doc.added -= 1; };
+  obj.fire = (type, ev = {}) => {
+    for (const k of [`${type}:true`, `${type}:false`]) for (const fn of [...(listeners.get(k) ?? [])]) fn({ target: obj, ...ev });
+  };
+  return obj;
+}
+
 class FakeDocument {
-  constructor() { this.added = 0; this.events = []; this.activeElement = null; this.made = []; this.body = new FakeElement(this, "body"); }
+  constructor() {
+    this.added = 0; this.events = []; this.activeElement = null; this.made = []; this.body = new FakeElement(this, "body");
+    this.visibilityState = "visible";
+    listenable(this, this);
+    // The view's clock reads the window's performance.now(): tests set `doc.defaultView.t`.
+    this.defaultView = listenable({ document: this, t: 0 }, this);
+    this.defaultView.performance = { now: () => this.defaultView.t };
+  }
+  hasFocus() { return true; }
   createElement(tag) { const el = new FakeElement(this, tag); this.made.push(el); return el; }
 }
 
@@ -137,7 +162,7 @@ function setup({ schema = SCHEMA, window = ["a", "b", "c"] } = {}) {
   const doc = new FakeDocument();
   const el = doc.createElement("div");
   doc.body.append(el);
-  const model = new FakeModel({ schema, window, progress: PROGRESS, error: "", annotator: "ana" });
+  const model = new FakeModel({ schema, window, progress: PROGRESS, error: "", annotator: "ana", idle_after_s: 30 });
   const cleanup = widget.render({ model, el });
   const root = el.children[0];
   const key = (k, extra = {}) => {
@@ -471,4 +496,21 @@ test("an image that fails to decode while shown turns into a placeholder with th
   assert.equal(root.find("hitl-img"), undefined);
   assert.match(root.find("hitl-image-placeholder").textContent, /could not decode it \(image\/png\)/);
   cleanup();
+});
+
+test("ms_on_item is active time: hidden, unfocused and idle spans add nothing", (t) => {
+  const { doc, model, key, cleanup } = setup();
+  t.after(cleanup);
+  const win = doc.defaultView;
+  model.set("idle_after_s", 5);
+  model.msg(payloads(item("a"), item("b"), item("c"))); // "a" drawn at t = 0
+  win.t = 2000; win.fire("pointermove");
+  win.t = 3000; doc.visibilityState = "hidden"; doc.fire("visibilitychange");
+  win.t = 13000; doc.visibilityState = "visible"; doc.fire("visibilitychange");
+  win.t = 14000; win.fire("keydown"); key("1"); // 3 s before hiding + 1 s after showing
+  win.t = 24000; win.fire("keydown"); key("2"); // "b": 10 s without input, threshold 5 s
+  win.t = 26000; win.fire("blur");
+  win.t = 40000; win.fire("focus");
+  win.t = 41000; win.fire("keydown"); key("s"); // "c": 2 s before the blur, 1 s after the focus
+  assert.deepEqual(model.intents().map((m) => [m.item_id, m.ms_on_item]), [["a", 4000], ["b", 0], ["c", 3000]]);
 });

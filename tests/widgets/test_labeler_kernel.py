@@ -280,6 +280,32 @@ def test_misspelt_keyword_is_a_type_error(project):
         hw.Labeler(project, anotator="ana")
 
 
+def test_idle_after_s_is_a_synced_trait_30_s_by_default(project):
+    w = hw.Labeler(project, annotator="ana")
+    assert w.idle_after_s == 30.0 and w.trait_metadata("idle_after_s", "sync")
+    w.idle_after_s = 5  # reaches the open views, whose clocks take the new threshold
+    assert w.idle_after_s == 5.0
+    w.close()
+    assert hw.Labeler(project, annotator="bo", idle_after_s=90).idle_after_s == 90.0
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -1.5, float("nan"), float("inf"), "30", True, None, [30]])
+def test_bad_idle_after_s_is_a_value_error_and_writes_nothing(project, bad):
+    def state():
+        return len(project.events()), {k: project.store.get_meta(k) for k in project.store.meta_keys()}
+
+    before = state()
+    with pytest.raises(ValueError, match="idle_after_s must be a positive finite number"):
+        hw.Labeler(project, annotator="ana", idle_after_s=bad)
+    assert state() == before
+    w = hw.Labeler(project, annotator="ana")
+    if isinstance(bad, float):  # a later assignment of a bad number is refused alike
+        with pytest.raises(ValueError, match="idle_after_s must be a positive finite number"):
+            w.idle_after_s = bad
+        assert w.idle_after_s == 30.0
+    w.close()
+
+
 def test_labeler_needs_a_project():
     with pytest.raises(TypeError, match="hitl_widgets.Project"):
         hw.Labeler("spam.hitl")

@@ -261,6 +261,11 @@ def test_construction_is_strict(open_project, tmp_path):
         hw.SpanLabeler(project, annotator="ana", prefech=3)
     with pytest.raises(TypeError, match="suggest must be a callable"):
         hw.SpanLabeler(project, suggest="spacy")
+    with pytest.raises(ValueError, match="idle_after_s must be a positive finite number"):
+        hw.SpanLabeler(project, idle_after_s=-3)
+    w = hw.SpanLabeler(project, annotator="ana", idle_after_s=12)
+    assert w.idle_after_s == 12.0 and w.trait_metadata("idle_after_s", "sync")
+    w.close()
     plain = hw.Project(tmp_path / "plain.hitl", labels=["a", "b"])
     with pytest.raises(ValueError, match="has no span task"):
         hw.SpanLabeler(plain)
