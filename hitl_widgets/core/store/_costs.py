@@ -190,23 +190,38 @@ class Charge(NamedTuple):
 class _Tally:
     """One annotator's spending so far; unmeasured events wait for the median."""
 
-    __slots__ = ("events", "measured_cost", "times", "unmeasured", "unmeasured_rate", "unrated")
+    __slots__ = ("events", "measured_cost", "times", "unmeasured", "unmeasured_rate", "unrated",
+                 "_sorted")
 
     def __init__(self) -> None:
         self.events = 0
         self.measured_cost = 0.0
-        self.times: list[float] = []  # measured active seconds, sorted: the median
+        self.times: list[float] = []  # measured active seconds, for the median
+        self._sorted = True
         self.unmeasured = 0
         self.unmeasured_rate = 0.0  # sum of the hourly rates of unmeasured, rated events
         self.unrated = 0
+
+    def add_time(self, seconds: float) -> None:
+        # Sorted lazily: inserting in order would cost O(n) per event (a first load of 1M
+        # events, O(n^2)); the median is needed only while some event was unmeasured, and
+        # sorting a sorted list with a few new values at its end is one linear pass.
+        if self.times and seconds < self.times[-1]:
+            self._sorted = False
+        self.times.append(seconds)
 
     def median_s(self) -> float:
         t, n = self.times, len(self.times)
         if not n:
             return 0.0
+        if not self._sorted:
+            t.sort()
+            self._sorted = True
         return t[n // 2] if n % 2 else (t[n // 2 - 1] + t[n // 2]) / 2
 
     def spent(self) -> float:
+        if not self.unmeasured_rate:  # every rated event measured: no median needed
+            return self.measured_cost
         return self.measured_cost + self.median_s() * self.unmeasured_rate / 3600.0
 
 
@@ -257,7 +272,7 @@ class CostView:
         tally.events += 1
         rate = self.settings.rate_at(annotator, seq)[0]
         if ms is not None:
-            bisect.insort(tally.times, ms / 1000.0)
+            tally.add_time(ms / 1000.0)
         if rate is None:
             tally.unrated += 1
         elif ms is None:
