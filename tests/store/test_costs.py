@@ -6,10 +6,14 @@ file as it was (events and meta).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hitl_widgets.core.project import Project
 
@@ -213,3 +217,64 @@ def test_an_apostrophe_is_a_name_not_markup(project):
     project.set_rate("o'brien", 20.0)
     project.annotate("0", "ham", annotator="o'brien", ms_on_item=36_000)
     assert spent(project) == pytest.approx(0.2, abs=1e-12)
+
+
+# -- the kept figure against an independent reckoning ----------------------------------------
+WHO = ["ana", "bob", "cy"]
+EXAMPLES = itertools.count()
+OPS = st.one_of(
+    st.tuples(st.just("annotate"), st.sampled_from(WHO), st.one_of(st.none(), st.integers(0, 60_000))),
+    st.tuples(st.just("skip"), st.sampled_from(WHO), st.integers(0, 60_000)),
+    st.tuples(st.just("undo"), st.sampled_from(WHO), st.none()),
+    st.tuples(st.just("rate"), st.sampled_from([*WHO, "*", "senior"]), st.integers(0, 100)),
+    st.tuples(st.just("tier"), st.sampled_from(WHO), st.sampled_from([None, "senior"])),
+    st.tuples(st.just("sync"), st.booleans(), st.none()),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(OPS, max_size=40))
+def test_kept_spending_equals_an_independent_reckoning(make_project, ops):
+    project = make_project(name=f"h{next(EXAMPLES)}.hitl")  # a fresh file per example
+    other = Project(project.store.path)  # half the writes come from another kernel
+    try:
+        rates: dict[tuple[str, str], float] = {}
+        tiers: dict[str, str | None] = {}
+        charged = []  # (who, ms or None, rate or None) per paid event, in order
+        for k, (op, who, value) in enumerate(ops):
+            writer = project if k % 2 else other
+            if op == "sync":
+                (project if who else other).ledger.costs.spent()
+                continue
+            if op == "rate":
+                tier = who == "senior"
+                writer.set_rate(who, float(value), tier=tier)
+                rates[("tier" if tier else "who", who)] = float(value)
+                continue
+            if op == "tier":
+                writer.set_tier(who, value)
+                tiers[who] = value
+                continue
+            if op == "undo":
+                writer.undo(annotator=who)  # refunds nothing
+                continue
+            if op == "annotate":
+                writer.annotate(str(k % 8), "ham", annotator=who, ms_on_item=value)
+            else:
+                writer.skip(str(k % 8), annotator=who, ms_on_item=value)
+            rate = next((rates[key] for key in (("who", who), ("tier", tiers.get(who)),
+                                                ("who", "*")) if key in rates), None)
+            charged.append((who, value, rate))
+        expected = 0.0
+        for who, ms, rate in charged:
+            times = sorted(m / 1000 for w, m, _ in charged if w == who and m is not None)
+            median = float(np.median(times)) if times else 0.0
+            if rate is not None:
+                expected += (median if ms is None else ms / 1000) * rate / 3600
+        for p in (project, other):
+            assert p.ledger.costs.spent() == pytest.approx(expected, abs=1e-9)
+            p.ledger.costs.check()
+        assert sum(c.cost for c in project.ledger.costs.charges()) == pytest.approx(expected,
+                                                                                   abs=1e-9)
+    finally:
+        other.close()

@@ -293,11 +293,12 @@ class CostView:
         events and settings included), else None. Without a budget only the settings are
         read: a project that sets none never pays for counting."""
         settings = read_settings(self._store)
-        if settings.budget is None:
-            self.settings = settings
-            return None
-        spent = self.spent()
-        limit = self.settings.budget
+        with self._lock:
+            if settings.budget is None:
+                self.settings = settings
+                return None
+            spent = self.spent()
+            limit = self.settings.budget
         if limit is None:  # removed between the two reads
             return None
         return {"spent": spent, "limit": limit, "reached": spent >= limit}
