@@ -89,8 +89,16 @@ def time_writes(project: Project, n: int, n_items: int, rng: random.Random) -> l
     return out
 
 
-def time_keypresses(project: Project, n: int) -> dict[str, list[float]]:
-    """Seconds per keypress: submit, the next window, progress, and all three together."""
+def time_keypresses(project: Project, n: int, budget: float | None = None) -> dict[str, list[float]]:
+    """Seconds per keypress: submit, the next window, progress, and all three together.
+
+    ``budget``: set a rate and this budget first, so every window and progress also checks
+    the money spent (read fresh, as across kernels), and send ``ms_on_item`` as the widget does.
+    """
+    if budget is not None:
+        project.set_rate("*", 18.0)
+        project.set_budget(budget)
+    ms = 1_500 if budget is not None else None
     session = LabelingSession(project, "keys", prefetch=8)
     session.progress()  # the Labeler draws progress when it opens: the first count is not a key
     out: dict[str, list[float]] = {"all": [], "submit": [], "window": [], "progress": []}
@@ -99,7 +107,7 @@ def time_keypresses(project: Project, n: int) -> dict[str, list[float]]:
         if not window:
             break
         t0 = time.perf_counter()
-        session.submit(window[0], [LABELS[0]])
+        session.submit(window[0], [LABELS[0]], ms_on_item=ms)
         t1 = time.perf_counter()
         session.window()
         t2 = time.perf_counter()
@@ -111,8 +119,9 @@ def time_keypresses(project: Project, n: int) -> dict[str, list[float]]:
     return out
 
 
-def keypress_table(folder: Path, sizes: list[int], n: int) -> None:
-    """submit + window + progress on projects of each size (an empty log, a new annotator)."""
+def keypress_table(folder: Path, sizes: list[int], n: int, budget: float | None = None) -> None:
+    """submit + window + progress on projects of each size (an empty log, a new annotator);
+    with ``budget``, under a budget cap."""
     print("| items | add_items | submit + window + progress, median | p99 | "
           "submit | window | progress (medians) |")
     print("|--:|--:|--:|--:|--:|--:|--:|")
@@ -121,7 +130,7 @@ def keypress_table(folder: Path, sizes: list[int], n: int) -> None:
         project = make_project(folder, f"keys{size}", size)
         added = time.perf_counter() - t
         parts = {k: sorted(s * 1000 for s in v)
-                 for k, v in time_keypresses(project, min(n, size)).items()}
+                 for k, v in time_keypresses(project, min(n, size), budget).items()}
         ms = parts["all"]
         p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
         medians = " | ".join(f"{statistics.median(parts[k]):.3f} ms"
@@ -243,6 +252,13 @@ def main() -> None:
         help="only time a session's window() after another connection's label, on a project "
         "of ITEMS items and EVENTS events, e.g. 1000000 100000",
     )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="with --keypress-items: set a rate and this budget first (e.g. 1e9, never "
+        "reached), so each keypress pays for the budget check",
+    )
     args = parser.parse_args()
 
     rng = random.Random(0)
@@ -250,7 +266,7 @@ def main() -> None:
         folder = Path(tmp)
         if args.keypress_items or args.reload:
             if args.keypress_items:
-                keypress_table(folder, args.keypress_items, args.writes)
+                keypress_table(folder, args.keypress_items, args.writes, args.budget)
             if args.reload:
                 reload_timings(folder, *args.reload, args.writes, rng)
             return

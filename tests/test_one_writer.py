@@ -56,6 +56,10 @@ WRITES = {
                  "version"),
     "store_weak_labels": (lambda p: p.store_weak_labels(np.array([[0.9, 0.1], [0.2, 0.8]]),
                                                         ["0", "1"]), "suggestion"),
+    "set_rate": (lambda p: p.set_rate("*", 18.0), "rate"),
+    "set_rate tier": (lambda p: p.set_rate("senior", 30.0, tier=True), "rate"),
+    "set_tier": (lambda p: p.set_tier("ana", "senior"), "tier"),
+    "set_budget": (lambda p: p.set_budget(100.0), "budget"),
 }
 # Writes that are silent by design (the choice is written at their call site).
 SILENT = {

@@ -449,6 +449,50 @@ class Project:
         """Relabel alerts with their reasons, as a DataFrame."""
         return _quality().quality_alerts(self.ledger)
 
+    # -- cost ---------------------------------------------------------------------------
+    # Rates, tiers and the budget are the ledger's writes; the analysis is core/quality's.
+    def set_rate(self, who: str, hourly: float, *, tier: bool = False) -> dict:
+        """An hourly rate for an annotator, a tier (``tier=True``) or everyone else
+        (``who="*"``), from the next event on: ``project.set_rate("*", 18.0)``."""
+        return self.ledger.set_rate(who, hourly, tier=tier)
+
+    def set_tier(self, annotator: str, tier: str | None) -> dict:
+        """Put an annotator in a tier whose rate applies to them (None: no tier)."""
+        return self.ledger.set_tier(annotator, tier)
+
+    def set_budget(self, amount: float | None) -> None:
+        """Cap what labeling may cost (None: no cap); sessions hand out no new items once
+        the money spent reaches it, in every kernel."""
+        self.ledger.set_budget(amount)
+
+    def budget(self) -> dict | None:
+        """``{"spent", "limit", "reached"}`` now, or None when no budget is set."""
+        return self.ledger.costs.budget_state()
+
+    def cost_report(self, method: str = "majority"):
+        """One row per paid event, priced, with whether it was accepted (a DataFrame;
+        ``.to_csv(path)`` is the spreadsheet)."""
+        return _quality().cost_report(self.ledger, method)
+
+    def cost_summary(self, method: str = "majority"):
+        """Per annotator: labels, cost, cost per label and per accepted label, labels/hour."""
+        return _quality().cost_summary(_quality().cost_report(self.ledger, method))
+
+    def project_cost(self, curve, target: float, *, cost_per_label: float | None = None,
+                     n_boot: int = 200, seed: int = 0):
+        """Labels and money to reach ``target`` accuracy from a learning curve, with an
+        interval; ``cost_per_label`` defaults to this project's so far."""
+        q = _quality()
+        cpl = q.mean_cost_per_label(self.ledger) if cost_per_label is None else cost_per_label
+        return q.project_cost(curve, target, cpl, n_boot=n_boot, seed=seed)
+
+    def cost_per_point(self, curve, *, cost_per_label: float | None = None,
+                       n_boot: int = 200, seed: int = 0):
+        """What the next point of accuracy costs, from a learning curve, with an interval."""
+        q = _quality()
+        cpl = q.mean_cost_per_label(self.ledger) if cost_per_label is None else cost_per_label
+        return q.cost_per_point(curve, cpl, n_boot=n_boot, seed=seed)
+
     # -- versions -------------------------------------------------------------------------
     # Doors onto core/quality's dataset versions (frozen final labels, their diff, the audit).
     def snapshot(self, name: str, *, method: str = "majority"):

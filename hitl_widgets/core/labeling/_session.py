@@ -71,8 +71,29 @@ class LabelingSession:
 
     # -- what to show ---------------------------------------------------------------------
     def window(self) -> list[str]:
-        """The next ``prefetch`` item ids for this annotator, the one to show first."""
+        """The next ``prefetch`` item ids for this annotator, the one to show first.
+
+        With a budget set (``project.set_budget``), the money spent is read fresh first (other
+        kernels' work included). Once it reaches the budget no new item is handed out: the
+        window keeps only the items it already held that are not answered yet (the labels in
+        flight, at most ``prefetch``: work the annotator may have started, paid when it comes
+        back), so all sessions together overrun the budget by at most their windows' labels.
+        An annotator with no rate (their own, their tier's or the default ``"*"``) gets no
+        work while a budget is set: ValueError.
+        """
         self._sync()
+        budget = self.ledger.costs.budget_state()
+        if budget is not None:
+            if budget["reached"]:
+                self._window = [i for i in self._window
+                                if i not in self._done and i not in self._skipped]
+                return list(self._window)
+            if self.ledger.costs.rate_now(self.annotator) is None:
+                raise ValueError(
+                    f"A budget is set and {self.annotator!r} has no hourly rate, so their work "
+                    f"could not be counted against it; set one first: project.set_rate("
+                    f"{self.annotator!r}, 18.0), a tier's (project.set_tier(...)), or the "
+                    "default project.set_rate('*', 18.0)")
         ids = [i for i in self._front if i not in self._done][: self.prefetch]
         if len(ids) < self.prefetch:
             # A view over the session's sets, not a copy of them: its cost does not grow with
@@ -109,7 +130,9 @@ class LabelingSession:
         return payloads, buffers
 
     def progress(self) -> dict:
-        """done / total for this annotator, items per minute, seconds left."""
+        """done / total for this annotator, items per minute, seconds left; with a budget
+        set, ``budget`` = ``{"spent", "limit", "reached"}`` (and the ``queue`` words start with
+        "budget reached" once it is)."""
         counts = self.queue.progress_counts(self.project, self.annotator)
         if counts is None:
             counts = len(self._done), self.ledger.store.item_count()
@@ -118,6 +141,11 @@ class LabelingSession:
         eta = (total - done) / rate * 60 if rate else None
         out = {"done": done, "total": total, "per_minute": rate, "eta_seconds": eta}
         words = str(self.queue.describe())[:80]  # e.g. active learning: "model m3, retraining"
+        budget = self.ledger.costs.budget_state()
+        if budget is not None:
+            out["budget"] = budget
+            if budget["reached"]:  # the Labeler's progress line shows the queue's words
+                words = "budget reached" + (f" · {words}" if words else "")
         if words:
             out["queue"] = words
         return out

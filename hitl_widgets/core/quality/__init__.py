@@ -16,6 +16,11 @@ the Dashboard shows.
 - the Dashboard's numbers as DataFrames: :func:`agreement_over_time`, :func:`annotator_stats`,
   :func:`pair_confusion`, :func:`disagreement_by_label`, :func:`dashboard_data`, and
   :class:`DashboardStats` (the same, kept up to date from the changed items);
+- cost: :func:`cost_report` (one row per paid event, priced at the rate in force for it, and
+  whether it was accepted; ``.to_csv(path)`` is the one spreadsheet), :func:`cost_summary` (per
+  annotator: cost per label and per accepted label, throughput), :func:`mean_cost_per_label`,
+  and from an active-learning curve :func:`fit_learning_curve`, :func:`project_cost` and
+  :func:`cost_per_point` (labels and money to a target accuracy, with a bootstrap interval);
 - dataset versions: :func:`snapshot` freezes the final labels under a name and a content hash
   (with how each was decided), :func:`diff` and :func:`audit` read the log between versions and
   for one item, and :func:`export_parquet` / :func:`to_dataset` export a version.
@@ -44,6 +49,16 @@ from ._agreement import (
     per_label,
 )
 from ._consensus import DawidSkeneResult, dawid_skene, majority_vote
+from ._cost import (
+    CostProjection,
+    CurveFit,
+    cost_per_point,
+    cost_report,
+    cost_summary,
+    fit_learning_curve,
+    mean_cost_per_label,
+    project_cost,
+)
 from ._exports import ExportError, export_parquet, to_dataset
 from ._history import VersionDiff, audit, diff
 from ._live import DashboardStats
@@ -116,6 +131,8 @@ __all__ = [
     "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",
     "version_frame",
     "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
+    "CostProjection", "CurveFit", "cost_per_point", "cost_report", "cost_summary",
+    "fit_learning_curve", "mean_cost_per_label", "project_cost",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private

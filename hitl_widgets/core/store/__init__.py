@@ -10,6 +10,10 @@
   read back with :func:`spans_frame`, :func:`relations_frame` and :func:`submissions_frame`;
   a model's spans for an item are one ``suggestion`` event (:func:`check_suggestion`,
   :func:`span_suggestions`), each suggested span named by :func:`suggestion_id`.
+- :class:`CostView` (``ledger.costs``): money spent so far at the rates and tiers in force for
+  each event (set with :meth:`Ledger.set_rate`, :meth:`Ledger.set_tier`) against the budget
+  (:meth:`Ledger.set_budget`), kept up to date from the log; :meth:`CostView.charges` prices
+  every paid event (:class:`Charge`).
 - :func:`build_records`: what ``Project.add_items`` accepts, checked and turned into items.
 - media helpers: images are sniffed, checked and only read below the project's image root.
 
@@ -22,6 +26,7 @@ Example
 """
 
 from .._moved import old_names
+from ._costs import Charge, CostView
 from ._index import LabelIndex, LabelRow
 from ._items import ItemError, build_records
 from ._ledger import Ledger, check_annotator, check_source
@@ -48,7 +53,7 @@ from ._spans import (
 )
 from ._store import EVENT_KINDS, SOURCES, ItemRecord, Store, StoreError
 
-__all__ = ["EVENT_KINDS", "FRAME_COLUMNS", "SOURCES", "ForeignFileError", "Guideline", "ItemError",
+__all__ = ["EVENT_KINDS", "FRAME_COLUMNS", "SOURCES", "Charge", "CostView", "ForeignFileError", "Guideline", "ItemError",
            "ItemRecord", "LabelIndex", "LabelRow", "LabelSchema", "Ledger", "MediaError", "RESOLUTION_KEY",
            "SchemaError", "SpanError", "SpanSchema", "Store", "StoreError", "Submitted",
            "build_records", "check_annotator", "check_source", "check_suggestion",

@@ -41,6 +41,16 @@ from typing import Any
 
 from .._checks import item_id as check_item_id
 from .._checks import item_id_list
+from ._costs import (
+    BUDGET_KEY,
+    DEFAULT,
+    RATES_KEY,
+    TIERS_KEY,
+    CostView,
+    check_budget,
+    check_hourly,
+    check_name,
+)
 from ._index import LabelIndex
 from ._schema import LabelSchema, SchemaError, SpanSchema
 from ._span_suggestions import check_suggestion, check_suggestion_ids
@@ -71,6 +81,8 @@ class Ledger:
         self.span_schema = span_schema
         # The current labels and gold answers, kept up to date from the log (views read these).
         self.label_index = LabelIndex(store)
+        # Money spent and the budget, kept up to date from the log the same way.
+        self.costs = CostView(store)
         self._listeners: list[Listener] = []
         # Notices held back until the outermost transaction commits, per thread: another
         # thread's writes are not part of this thread's transaction.
@@ -229,6 +241,55 @@ class Ledger:
         """Change a project setting."""
         self.store.set_meta(key, value)
         self._notify(notify, {"key": key})
+
+    # -- what labeling costs --------------------------------------------------------------
+    def set_rate(self, who: str, hourly: float, *, tier: bool = False) -> dict:
+        """Set an hourly rate: of an annotator, of a tier (``tier=True``) or the default
+        (``who="*"``); notifies ``rate``. One write. The rate applies to the events after the
+        newest one now (seq order, so a clock that goes backwards cannot re-price old work);
+        earlier work keeps its price. Returns the history entry written.
+
+        >>> from hitl_widgets.core.store import LabelSchema, Store
+        >>> ledger = Ledger(Store(":memory:"), LabelSchema.build(["ham", "spam"]))
+        >>> ledger.set_rate("senior", 30, tier=True)
+        {'seq': 0, 'who': 'senior', 'tier': True, 'hourly': 30.0}
+        """
+        if not isinstance(tier, bool):
+            raise TypeError(f"tier must be True (who names a tier) or False; got {tier!r}")
+        if who != DEFAULT or tier:
+            check_name(who, "tier" if tier else "who")
+        if tier and who == DEFAULT:
+            raise ValueError("'*' is the default rate, not a tier: set_rate('*', hourly)")
+        hourly = check_hourly(hourly)
+        with self.transaction():
+            # Read under the write lock: no event can land between the seq and the write.
+            entry = {"seq": self.store.max_seq(), "who": who, "tier": tier, "hourly": hourly}
+            self.store.set_meta(RATES_KEY, [*self.store.get_meta(RATES_KEY, []), entry])
+            self._notify("rate", dict(entry))
+        return entry
+
+    def set_tier(self, annotator: str, tier: str | None) -> dict:
+        """Put an annotator in a tier (None: in none), from the next event on; notifies
+        ``tier``. One write. Returns the history entry written."""
+        check_name(annotator)
+        if tier is not None:
+            check_name(tier, "tier")
+            if tier == DEFAULT:
+                raise ValueError("'*' names the default rate, not a tier; pick a tier name "
+                                 "such as 'senior'")
+        with self.transaction():
+            entry = {"seq": self.store.max_seq(), "annotator": annotator, "tier": tier}
+            self.store.set_meta(TIERS_KEY, [*self.store.get_meta(TIERS_KEY, []), entry])
+            self._notify("tier", dict(entry))
+        return entry
+
+    def set_budget(self, amount: float | None) -> None:
+        """Cap what labeling may cost (None: no cap); notifies ``budget``. One write. Once the
+        money spent reaches it, sessions hand out no new items (see
+        :meth:`hitl_widgets.core.labeling.LabelingSession.window`)."""
+        amount = check_budget(amount)
+        self.store.set_meta(BUDGET_KEY, amount)
+        self._notify("budget", {"limit": amount})
 
     # -- an annotator's actions -----------------------------------------------------------
     def annotate(self, item_id: Any, label: str | Iterable[str], *, annotator: str,

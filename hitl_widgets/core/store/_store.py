@@ -243,6 +243,15 @@ class Store:
                            (len(prefix), prefix))
         return [r[0] for r in rows]
 
+    def get_meta_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Several settings in one read: key -> value, for the keys that are set."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self._query(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
+        return {r[0]: json.loads(r[1]) for r in rows}
+
     def set_meta(self, key: str, value: Any) -> None:
         with self._write() as conn:
             conn.execute(
@@ -427,6 +436,16 @@ class Store:
             "SELECT seq, kind, item_id, annotator, labels, source, created_at, ms_on_item, target "
             "FROM events WHERE seq > ? AND +kind IN ('annotation', 'retraction', 'gold') "
             "ORDER BY seq LIMIT ?", (seq, limit), tuples=True)
+
+    def charge_events_after(self, seq: int, limit: int = -1) -> list[tuple]:
+        """The events that are paid time (annotations, span submissions, resolutions, skips)
+        after ``seq``, oldest first, as tuples (seq, kind, item_id, annotator, source,
+        ms_on_item, created_at, labels JSON), at most ``limit`` (-1: all): what the cost view
+        (``_costs``) reads to keep up. Reads the seq range only, as :meth:`label_events_after`."""
+        return self._query(
+            "SELECT seq, kind, item_id, annotator, source, ms_on_item, created_at, labels "
+            "FROM events WHERE seq > ? AND +kind IN ('annotation', 'spans', 'resolution', "
+            "'skip') ORDER BY seq LIMIT ?", (seq, limit), tuples=True)
 
     def current_labels(self, annotator: str | None = None) -> list[dict]:
         """The latest live annotation per (item, annotator), in the order they were made."""
