@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import numbers
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -638,32 +637,19 @@ def _resolve_root(store: Store, root: Path | None) -> tuple[Path | None, dict]:
     return root, ({} if str(root) == stored else {"image_root": str(root)})
 
 
-MAX_ANNOTATOR_CHARS = 200
-
-
 def check_annotator(annotator: Any) -> None:
-    """A usable annotator name, or a ValueError that says what is wrong with it.
-
-    A name is shown on dashboards, in cost reports and in spreadsheets: it must be a non-empty
-    string of at most 200 characters with no markup (``<`` or ``>``) and no control characters.
+    """A usable annotator name, or an error that says what is wrong with it: the one rule for
+    every name (:func:`check_name`): names are shown on dashboards, in cost reports and in
+    spreadsheets, so they are non-empty, at most 200 characters, with no markup and no control
+    characters.
 
     >>> check_annotator("ana")
     >>> check_annotator("<b>ana</b>")
     Traceback (most recent call last):
     ...
-    ValueError: annotator names may not hold markup ('<' or '>'): got '<b>ana</b>'; use a plain name such as 'ana'
+    ValueError: annotator '<b>ana</b>' holds ['<', '>']: names are shown in HTML views and spreadsheets, so markup (< > & " `) and control characters (tabs, newlines) are refused; use plain text like 'ana.b'
     """
-    if not isinstance(annotator, str) or not annotator.strip():
-        raise ValueError(f"annotator must be a non-empty name, e.g. annotator='ana'; got {annotator!r}")
-    if "<" in annotator or ">" in annotator:
-        raise ValueError(f"annotator names may not hold markup ('<' or '>'): got "
-                         f"{annotator[:60]!r}; use a plain name such as 'ana'")
-    if any(unicodedata.category(c) == "Cc" for c in annotator):
-        raise ValueError(f"annotator names may not hold control characters (tabs, newlines, ...); "
-                         f"got {annotator[:60]!r}")
-    if len(annotator) > MAX_ANNOTATOR_CHARS:
-        raise ValueError(f"annotator names are at most {MAX_ANNOTATOR_CHARS} characters; got one "
-                         f"of {len(annotator)} starting {annotator[:30]!r}")
+    check_name(annotator, "annotator")
 
 
 def check_source(source: Any) -> None:
