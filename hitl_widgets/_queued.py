@@ -151,7 +151,7 @@ class QueuedWidget(HitlWidget):
         self._send_items([i for i in ids if i not in self._sent])
         with self.hold_sync():  # one state message for both, so views never see half of it
             self.window = ids
-            self.progress = self.session.progress()
+            self.progress = _for_annotators(self.session.progress())
 
     def _send_items(self, ids: list[str]) -> None:
         if not ids:
@@ -173,3 +173,11 @@ class QueuedWidget(HitlWidget):
             self._unsubscribe()
             self.session.close()
         super().close()
+
+
+def _for_annotators(progress: dict) -> dict:
+    """The session's progress as an annotator's browser may see it: whether the budget is
+    reached, not the project's money (the browser can read every synced trait)."""
+    if "budget" in progress:
+        progress = {**progress, "budget": {"reached": bool(progress["budget"]["reached"])}}
+    return progress

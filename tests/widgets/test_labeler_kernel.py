@@ -347,3 +347,19 @@ def test_session_actions_refuse_malformed_arguments_before_writing(project, call
         call(session)
     assert project.events().empty
     session.close()
+
+
+def test_the_browser_hears_that_the_budget_is_reached_but_not_the_projects_money(project):
+    project.set_rate("*", 36.0)  # a cent a second
+    project.set_budget(0.5)
+    w = hw.Labeler(project, annotator="ana", prefetch=2)
+    w.rec = Recorder(w)
+    try:
+        assert w.progress["budget"] == {"reached": False}
+        intent(w, type="submit", item_id="i0", labels=["spam"], ms_on_item=60_000, client_seq=1)
+        assert w.progress["budget"] == {"reached": True}
+        assert w.progress["queue"].startswith("budget reached")
+        assert project.budget()["spent"] >= 0.5  # the lead's view keeps the money
+        assert "i2" not in w.window  # nothing new is handed out
+    finally:
+        w.close()
