@@ -8,6 +8,11 @@ the Dashboard shows.
 - agreement: :func:`cohen_kappa`, :func:`fleiss_kappa`, :func:`krippendorff_alpha`,
   :func:`per_label`, :func:`pairwise_kappa`, :func:`bootstrap_ci`;
 - consensus: :func:`majority_vote`, :func:`dawid_skene`;
+- workforce: :func:`skill_posteriors` (per annotator and task type, a Beta posterior of their
+  accuracy from gold and leave-one-out consensus), :func:`skill_profiles` (the same for a
+  project, cached until its labels change), :func:`route_scores` (the router's policy, and the
+  baseline accuracy / (1 + load/100)), :class:`RouterQueue` (items by that policy, k slots,
+  leases, gold, a cap and variety) and :class:`RoundRobinQueue`;
 - spans: :func:`span_f1` (pairwise exact and partial F1 per label and pair, with bootstrap
   intervals), :func:`span_tags` and :func:`token_agreement` (BIO tags per token, scored by the
   agreement functions above), :func:`span_consensus` (majority spans, flagged items and what an
@@ -55,6 +60,8 @@ from ._routing import (
     queue_depth,
     set_overlap,
 )
+from ._scores import route_scores
+from ._skills import skill_posteriors, skill_profiles
 from ._span_adjudication import (
     SpanAdjudicationQueue,
     crowd_consensus,
@@ -115,6 +122,7 @@ __all__ = [
     "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",
     "version_frame",
     "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
+    "route_scores", "skill_posteriors", "skill_profiles",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
