@@ -52,6 +52,7 @@ from ._consensus import DawidSkeneResult, dawid_skene, majority_vote
 from ._exports import ExportError, export_parquet, to_dataset
 from ._history import VersionDiff, audit, diff
 from ._live import DashboardStats
+from ._router import RoundRobinQueue, RouterQueue
 from ._routing import (
     OverlapQueue,
     coverage,
@@ -122,7 +123,7 @@ __all__ = [
     "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",
     "version_frame",
     "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
-    "route_scores", "skill_posteriors", "skill_profiles",
+    "RoundRobinQueue", "RouterQueue", "route_scores", "skill_posteriors", "skill_profiles",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private

@@ -411,6 +411,11 @@ class OverlapQueue(LeasingQueue):
             self._cursor.clear()
             self._reopened = latest
 
+    def _slots(self, store: Store, annotator: str, item_ids: list[str], now: float) -> _SlotState:
+        """The slots on these items, read inside the caller's transaction (for subclasses that
+        choose the items another way)."""
+        return _SlotState(store, annotator, item_ids, now)
+
     def _key(self, annotator: str) -> list[int]:
         return [self.seed, zlib.crc32(annotator.encode())]  # stable across runs, unlike hash()
 

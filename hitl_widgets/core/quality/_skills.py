@@ -267,13 +267,13 @@ def item_record(record: Any) -> dict:
             "meta": dict(record.meta), "provenance": dict(record.provenance)}
 
 
-def task_types(ledger: Any, item_ids: list[str], task_type: Any) -> dict[str, Hashable]:
+def task_types(store: Any, item_ids: list[str], task_type: Any) -> dict[str, Hashable]:
     """item id -> its task type under ``task_type`` (None: ``"all"``; a field name; a function
     of the item's record dict). Errors name the item and say what to do."""
     task_type = check_task_type(task_type)
     if task_type is None:
         return dict.fromkeys(item_ids, ALL)
-    records = Ledger.of(ledger).store.get_items(item_ids)
+    records = store.get_items(item_ids)
     out: dict[str, Hashable] = {}
     for item_id in item_ids:
         record = records[item_id]
@@ -324,7 +324,7 @@ def project_answers(ledger: Any, task_type: Any = None) -> tuple[pd.DataFrame, d
     rows = [r for r in index.rows() if r.source in (None, "human")]
     gold = {i: category(labels) for i, labels in index.gold().items()}
     ids = list(dict.fromkeys(r.item_id for r in rows))
-    types = task_types(ledger, ids, task_type)
+    types = task_types(ledger.store, ids, task_type)
     answers = pd.DataFrame({
         "item_id": pd.Series([r.item_id for r in rows], dtype=object),
         "annotator": pd.Series([r.annotator for r in rows], dtype=object),
