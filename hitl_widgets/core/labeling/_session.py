@@ -55,6 +55,10 @@ class LabelingSession:
                  prefetch: int = 8):
         if not isinstance(annotator, str) or not annotator.strip():
             raise ValueError(f"annotator must be a non-empty name, e.g. 'ana'; got {annotator!r}")
+        if "<" in annotator or ">" in annotator:
+            # The name is shown in widgets and reports: markup in it is refused where a labeler
+            # starts (views escape it too, for names written by other means).
+            raise ValueError(f"annotator must be a plain name without '<' or '>'; got {annotator!r}")
         if not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
         self.project = project

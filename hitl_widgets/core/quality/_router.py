@@ -44,6 +44,8 @@ from ._skills import PROFILE_KINDS, category, check_task_type, skill_posteriors,
 
 _CHUNK = 256
 DEFAULT_WINDOW_S = 3600.0
+REFRESH_SHARE = 0.01  # new labels, as a share of all, that rebuild the skills at once
+REFRESH_S = 30.0  # or this many seconds after the last rebuild
 
 
 class RouterQueue(OverlapQueue):
@@ -97,6 +99,7 @@ class RouterQueue(OverlapQueue):
         self._ranked: dict[str, list[int]] = {}  # annotator -> type codes, for this call
         self._skills: tuple[Any, Any] = (None, None)  # (log version, _Skills)
         self._score_rngs: dict[str, np.random.Generator] = {}
+        self._label_counts: dict[str, tuple[int, int]] = {}  # annotator -> (log version, labels)
 
     # -- the contract --------------------------------------------------------------------------
     def describe(self) -> str:
@@ -117,7 +120,7 @@ class RouterQueue(OverlapQueue):
         with ledger.transaction():
             self._check_reopened(store)
             skills = self._current_skills(ledger)
-            n = min(n, self._room(store, skills, annotator, exclude, now))
+            n = min(n, self._room(store, ledger, annotator, exclude, now))
             if n <= 0:
                 return []
             self._ranked[annotator] = self._rank(store, skills, annotator, now)
@@ -127,8 +130,7 @@ class RouterQueue(OverlapQueue):
         """Skipped items that come back (as :class:`OverlapQueue`'s), within the cap."""
         if self.cap is not None:
             ledger = Ledger.of(project)
-            room = self._room(ledger.store, self._current_skills(ledger), annotator, set(),
-                              time.time())
+            room = self._room(ledger.store, ledger, annotator, set(), time.time())
             item_ids = list(item_ids)[:max(0, room)]
         return super().still_open(project, annotator, item_ids)
 
@@ -174,18 +176,36 @@ class RouterQueue(OverlapQueue):
 
     # -- skills, load and the ranking of task types ----------------------------------------------
     def _current_skills(self, ledger: Ledger) -> _Skills:
+        """The skills, rebuilt when labels, undos or gold moved the log: at once while the
+        project is small, then once ``REFRESH_SHARE`` of the labels are new or ``REFRESH_S``
+        seconds have passed (a rebuild reads every label: 18 ms at 3k labels, once per label
+        would make the queue's cost grow with the log)."""
         version = ledger.store.max_seq(PROFILE_KINDS)
-        if self._skills[0] != version:
-            self._skills = (version, _Skills(ledger, self._type_of, self._type_names))
-        return self._skills[1]
+        old_version, skills = self._skills
+        if old_version == version:
+            return skills
+        if skills is not None and skills.built + REFRESH_S > time.monotonic():
+            index = ledger.label_index
+            index.sync()
+            if len(index.changed_since(skills.index_version)) < REFRESH_SHARE * skills.size:
+                return skills
+        skills = _Skills(ledger, self._type_of, self._type_names)
+        self._skills = (version, skills)
+        return skills
 
-    def _room(self, store: Store, skills: _Skills, annotator: str, exclude: set[str],
+    def _room(self, store: Store, ledger: Ledger, annotator: str, exclude: set[str],
               now: float) -> int:
-        """How many more items this annotator may be given under the cap (no cap: plenty)."""
+        """How many more items this annotator may be given under the cap (no cap: plenty):
+        the cap less their current labels (of any source) and the items in their window."""
         if self.cap is None:
             return 1 << 30
+        version = store.max_seq(PROFILE_KINDS)
+        counted = self._label_counts.get(annotator)
+        if counted is None or counted[0] != version:
+            counted = (version, len(ledger.label_index.rows(annotator)))
+            self._label_counts[annotator] = counted
         in_hand = sum(1 for i in self._held(store, annotator, now) if i in exclude)
-        return self.cap - skills.count(annotator) - in_hand
+        return self.cap - counted[1] - in_hand
 
     def _rank(self, store: Store, skills: _Skills, annotator: str, now: float) -> list[int]:
         """The task types in the order the router prefers them for this annotator; floored
@@ -268,6 +288,7 @@ class _Skills:
         import pandas as pd
 
         index = ledger.label_index
+        self.index_version = index.version  # before rows(): a label that lands between is new
         rows = [r for r in index.rows() if r.source in (None, "human") and r.item_id in type_of]
         gold = {i: category(labels) for i, labels in index.gold().items()}
         answers = pd.DataFrame({
@@ -277,15 +298,11 @@ class _Skills:
             "task_type": pd.Series([type_names[type_of[r.item_id]] for r in rows], dtype=object),
         })
         self.profiles = skill_posteriors(answers, gold)
+        self.size, self.built = len(rows), time.monotonic()
         who, self.names = pd.factorize(answers["annotator"])
         self.who = who.astype(np.int64)
         self.times = np.fromiter((r.created_at for r in rows), dtype=float, count=len(rows))
-        self.counts = dict(zip(self.names, np.bincount(self.who, minlength=len(self.names)).tolist(),
-                               strict=True))
         self._recent: tuple[float, dict[str, int]] = (-1.0, {})
-
-    def count(self, annotator: str) -> int:
-        return self.counts.get(annotator, 0)
 
     def recent(self, since: float) -> dict[str, int]:
         """Annotator -> labels given after ``since`` (recomputed at most once a second)."""
