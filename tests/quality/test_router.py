@@ -67,6 +67,26 @@ def test_a_clearly_worse_annotator_is_held_off_a_type_while_a_better_one_is_acti
     assert len(served) == 10
 
 
+def test_gold_served_beside_a_type_is_of_that_type(make_project):
+    # spec is given news only (the floor keeps sports for gen): a sports gold item would stand out.
+    project = _typed_project(make_project)
+    ids = [f"i{k:02d}" for k in range(N)]
+    project.remove_gold(ids[:10] + ids[20:30])
+    for k in range(10):  # gold answered by the others decides the skills, on other items
+        project.annotate(ids[k], "ham", annotator="gen")
+        project.annotate(ids[20 + k], "ham", annotator="gen")
+    project.set_gold({i: "ham" for i in ids[:10] + ids[20:30]})
+    for k in range(10):
+        project.annotate(ids[k], "ham", annotator="spec")
+        project.annotate(ids[20 + k], "ham" if k < 2 else "spam", annotator="spec")
+    project.remove_gold(ids[:10] + ids[20:30])
+    project.set_gold({i: "ham" for i in ids[10:15] + ids[30:35]})  # fresh gold for spec
+    queue = RouterQueue("src", gold_rate=0.5, explore=0, seed=1)
+    served = queue.next_ids(project, "spec", set(), 8)
+    assert {_src(i) for i in served} == {"news"}
+    assert set(served) & set(ids[10:15]), "no gold was served"
+
+
 def test_a_new_annotator_is_served_and_exploration_is_reproducible(make_project):
     project = _typed_project(make_project)
     _answer_gold(project, "old", news_right=9, sports_right=9)

@@ -10,6 +10,8 @@ changes is which open item comes next:
   available), and within a type the items come in the annotator's own pseudo-random order. The
   skills are :func:`skill_posteriors` of the current human labels, refreshed when a label, an undo
   or a gold answer was written (the newest such seq, read once per call; never per item).
+  Gold is mixed in as :class:`OverlapQueue` mixes it, drawn from the gold items of the type
+  being served: a gold item of a type the annotator is otherwise not given would stand out.
   **Load** of an annotator is their live leases plus their labels in the last ``window_s``
   seconds (an hour); the annotators *available* to compare with are the ones who labeled in
   that window, plus the one asking.
@@ -229,6 +231,16 @@ class RouterQueue(OverlapQueue):
         return self._score_rngs[annotator]
 
     # -- choosing ----------------------------------------------------------------------------------
+    def _pick_gold(self, gold_pool: list[str], beside: str, rng: np.random.Generator) -> str | None:
+        """A gold item of the task type being served (a uniform draw among them), so gold does
+        not stand out as the one item of a type this annotator is not given; none of that type
+        left: the regular item is served instead."""
+        kind = self._type_of.get(beside)
+        same = [k for k, i in enumerate(gold_pool) if self._type_of.get(i) == kind]
+        if not same:
+            return None
+        return gold_pool.pop(same[int(rng.integers(len(same)))])
+
     def _regular(self, store: Store, annotator: str, exclude: set[str], now: float) -> Iterator[str]:
         """Open items: requested ones first, then by task type in the router's order."""
         requested = list(store.request_counts())
