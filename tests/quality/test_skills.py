@@ -261,3 +261,16 @@ def test_route_scores_refuses_bad_input():
         route_scores(profiles, "ana", ["t"])
     with pytest.raises(TypeError, match="profiles"):
         route_scores([1, 2], ["ana"], ["t"])
+    with pytest.raises(ValueError, match="prior"):
+        route_scores(profiles, ["ana"], ["t"], prior=(0, 1))
+    with pytest.raises(ValueError, match="twice"):
+        route_scores(profiles, ["ana", "ana"], ["t"])
+
+
+def test_a_multi_label_answer_is_right_only_when_the_whole_set_matches(make_project):
+    project = make_project(labels=["x", "y", "z"], multi_label=True, name="multi.hitl")
+    project.set_gold({"0": ["x", "y"], "1": ["z"]})
+    project.annotate("0", ["y", "x"], annotator="ana")  # the same set, in another order
+    project.annotate("1", ["x", "z"], annotator="ana")
+    row = project.skill_profiles().iloc[0]
+    assert (row.alpha, row.beta, row.n_gold) == (2.0, 2.0, 2)

@@ -98,7 +98,12 @@ def route_scores(profiles: pd.DataFrame, annotators: Sequence[str], task_types: 
     load_scale = _non_negative(load_scale, "load_scale")
     if load_scale == 0:
         raise ValueError("load_scale must be positive (the load at which accuracy is halved)")
-    a0, b0 = (float(x) for x in prior)
+    try:
+        a0, b0 = (float(x) for x in prior)
+    except (TypeError, ValueError):
+        raise TypeError(f"prior must be two positive numbers (a, b); got {prior!r}") from None
+    if not (a0 > 0 and b0 > 0 and math.isfinite(a0) and math.isfinite(b0)):
+        raise ValueError(f"prior must be two positive finite numbers (a, b); got {prior!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be a probability strictly between 0 and 1; got {level!r}")
     loads = np.array([_load(load, a) for a in annotators], dtype=float)
