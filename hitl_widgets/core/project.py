@@ -390,6 +390,20 @@ class Project:
         ``hw.Labeler(project, annotator="ana", queue=project.overlap_queue())``."""
         return _quality().OverlapQueue(gold_rate=gold_rate, lease_s=lease_s, seed=seed)
 
+    def skill_profiles(self, task_type=None, **kw):
+        """Per annotator and task type, a Beta posterior of their accuracy from gold answers and
+        agreement with consensus (a DataFrame; see :func:`hitl_widgets.core.quality.skill_profiles`).
+        ``task_type``: None (one type), a field name of the items, or a function of an item's
+        record dict. Nothing is written; cached until labels or gold change."""
+        return _quality().skill_profiles(self.ledger, task_type, **kw)
+
+    def router_queue(self, task_type=None, **kw):
+        """A blind queue serving each annotator the task types the router prefers for them
+        (skills, load, exploration), k annotators per item, gold mixed in, with an optional
+        ``cap`` and ``variety``: ``hw.Labeler(project, annotator="ana",
+        queue=project.router_queue("source"))``. See :class:`~hitl_widgets.core.quality.RouterQueue`."""
+        return _quality().RouterQueue(task_type, **kw)
+
     def flag_disagreements(self, threshold: float = 0.75, method: str = "majority") -> list[str]:
         """Flag finished items whose consensus confidence is below ``threshold``."""
         return _quality().flag_disagreements(self.ledger, threshold, method)

@@ -1,7 +1,8 @@
 """The queue contract: what a labeling session asks of whatever chooses the next items.
 
 Every queue in the package subclasses :class:`Queue`: :class:`SequentialQueue` (here, the
-default), ``WeakLabelQueue`` (core/weak), ``OverlapQueue``, ``AdjudicationQueue`` and
+default), ``WeakLabelQueue`` (core/weak), ``OverlapQueue``, ``RouterQueue``, ``RoundRobinQueue``,
+``AdjudicationQueue`` and
 ``SpanAdjudicationQueue`` (core/quality) and ``ActiveLearning`` (core/active). ``tests/labeling/test_queue_conformance.py``
 runs one suite over all of them. It imports only the store, so a queue depends on the contract, not on the
 session that uses it.

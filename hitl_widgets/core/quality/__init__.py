@@ -8,6 +8,11 @@ the Dashboard shows.
 - agreement: :func:`cohen_kappa`, :func:`fleiss_kappa`, :func:`krippendorff_alpha`,
   :func:`per_label`, :func:`pairwise_kappa`, :func:`bootstrap_ci`;
 - consensus: :func:`majority_vote`, :func:`dawid_skene`;
+- workforce: :func:`skill_posteriors` (per annotator and task type, a Beta posterior of their
+  accuracy from gold and leave-one-out consensus), :func:`skill_profiles` (the same for a
+  project, cached until its labels change), :func:`route_scores` (the router's policy, and the
+  baseline accuracy / (1 + load/100)), :class:`RouterQueue` (items by that policy, k slots,
+  leases, gold, a cap and variety) and :class:`RoundRobinQueue`;
 - spans: :func:`span_f1` (pairwise exact and partial F1 per label and pair, with bootstrap
   intervals), :func:`span_tags` and :func:`token_agreement` (BIO tags per token, scored by the
   agreement functions above), :func:`span_consensus` (majority spans, flagged items and what an
@@ -62,6 +67,7 @@ from ._cost import (
 from ._exports import ExportError, export_parquet, to_dataset
 from ._history import VersionDiff, audit, diff
 from ._live import DashboardStats
+from ._router import RoundRobinQueue, RouterQueue
 from ._routing import (
     OverlapQueue,
     coverage,
@@ -71,6 +77,8 @@ from ._routing import (
     set_lease,
     set_overlap,
 )
+from ._scores import route_scores
+from ._skills import skill_posteriors, skill_profiles
 from ._span_adjudication import (
     SpanAdjudicationQueue,
     crowd_consensus,
@@ -133,6 +141,7 @@ __all__ = [
     "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
     "CostProjection", "CurveFit", "cost_per_point", "cost_report", "cost_summary",
     "fit_learning_curve", "mean_cost_per_label", "project_cost",
+    "RoundRobinQueue", "RouterQueue", "route_scores", "skill_posteriors", "skill_profiles",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private

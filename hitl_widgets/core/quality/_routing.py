@@ -371,14 +371,20 @@ class OverlapQueue(LeasingQueue):
             pending = pending or next(regular, None)
             if pending is None:
                 break
-            if is_gold:
-                out.append(gold_pool.pop(int(rng.integers(len(gold_pool)))))
+            pick = self._pick_gold(gold_pool, pending, rng) if is_gold else None
+            if pick is not None:
+                out.append(pick)
             else:
                 out.append(pending)
                 pending = None
         # A window that ends on gold keeps the regular item that let it in, leased, so it comes
         # next: otherwise another annotator could take it and leave the gold last in the stream.
         return out, [pending] if pending is not None and out and out[-1] in gold else []
+
+    def _pick_gold(self, gold_pool: list[str], beside: str, rng: np.random.Generator) -> str | None:
+        """The gold item to serve beside the regular item ``beside`` (taken out of the pool): a
+        uniform draw. A subclass may narrow it, or return None to serve ``beside`` instead."""
+        return gold_pool.pop(int(rng.integers(len(gold_pool))))
 
     def _gold_pool(self, store: Store, annotator: str, gold: set[str], exclude: set[str]) -> list[str]:
         candidates = [i for i in sorted(gold) if i not in exclude]  # sorted: seeded picks repeat
@@ -439,6 +445,11 @@ class OverlapQueue(LeasingQueue):
         if latest != self._reopened or grown:
             self._cursor.clear()
             self._reopened = latest
+
+    def _slots(self, store: Store, annotator: str, item_ids: list[str], now: float) -> _SlotState:
+        """The slots on these items, read inside the caller's transaction (for subclasses that
+        choose the items another way)."""
+        return _SlotState(store, annotator, item_ids, now)
 
     def _key(self, annotator: str) -> list[int]:
         return [self.seed, zlib.crc32(annotator.encode())]  # stable across runs, unlike hash()
