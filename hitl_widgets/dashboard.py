@@ -17,6 +17,14 @@ project takes seconds, a Dawid-Skene consensus too) and drawn on the loop when r
 carrying the class ``hitl-dashboard-updating`` meanwhile. Outside a loop (scripts, tests)
 everything runs at once in the caller's thread.
 
+With ``workforce=True`` a second figure follows the project's workforce: cost over time
+against the budget, cost per label by annotator, throughput per hour, turnaround, what is left
+of the budget, and each annotator's skill (accuracy with its interval) per task type -- from
+:func:`~hitl_widgets.core.quality.workforce_data`, the same numbers ``project.cost_report()``,
+``project.budget()`` and ``project.skill_profiles()`` return. Those are read in full at each
+redraw (a cost report is one row per paid event), which is why they are asked for, not drawn
+by default.
+
 The dashboard is for whoever runs the project, not for annotators: it shows accuracy on gold but
 never the gold answers, and it never attaches to a Labeler.
 
@@ -45,6 +53,8 @@ log = logging.getLogger("hitl_widgets")
 
 TITLES = ("Agreement over time", "Accuracy on gold", "Labels per annotator",
           "Label pairs between annotators", "Disagreement by label", "Queue depth")
+WORKFORCE_TITLES = ("Cost over time", "Cost per label by annotator", "Labels per hour",
+                    "Turnaround (hours to finish an item)", "Budget", "Skill by task type")
 QUEUE_KEYS = ("items", "labels", "requests", "adjudication")
 MAX_POINTS = 2000  # of the agreement curve drawn
 
@@ -63,16 +73,21 @@ class Dashboard(ipywidgets.VBox):
         gold items is flagged for retraining (as in ``project.gold_accuracy``).
     method : the consensus disagreement is measured against, ``"majority"`` or
         ``"dawid_skene"``.
+    workforce : also draw the workforce figure (cost, throughput, turnaround, budget, skills).
+    task_type : what the skill panel splits by, as ``project.skill_profiles(task_type)`` takes
+        it (None: one type; a field name; or a function of the item's record).
 
     Attributes
     ----------
     data : the figures last drawn (:func:`~hitl_widgets.core.quality.dashboard_data`).
     figure : the plotly ``FigureWidget``; summary : the ``HTML`` widget above it.
+    workforce_figure : the workforce ``FigureWidget`` (None unless ``workforce=True``).
     """
 
     def __init__(self, project: Project, *, target: float = 0.7, window: int = 50,
                  refresh_s: float = 0.5, rate_per_hour: float | None = None,
-                 threshold: float = 0.85, min_count: int = 5, method: str = "majority") -> None:
+                 threshold: float = 0.85, min_count: int = 5, method: str = "majority",
+                 workforce: bool = False, task_type: Any = None) -> None:
         if not isinstance(project, Project):
             raise TypeError(f"Dashboard needs a hitl_widgets.Project, not {type(project).__name__}; "
                             "open one with hw.Project('file.hitl')")
@@ -82,9 +97,15 @@ class Dashboard(ipywidgets.VBox):
         options = quality.DashboardStats.options(  # checked before anything is built
             window=window, target=target, rate_per_hour=rate_per_hour, threshold=threshold,
             min_count=min_count, method=method)
+        if not isinstance(workforce, bool):
+            raise ValueError(f"workforce must be True or False; got {workforce!r}")
+        if workforce:
+            quality.check_task_type(task_type)
         summary = ipywidgets.HTML()
         figure = _make_figure(target)
-        super().__init__(children=[summary, figure])
+        self.workforce_figure = _make_workforce_figure() if workforce else None
+        self.task_type = task_type
+        super().__init__(children=[summary, figure] + ([self.workforce_figure] if workforce else []))
         self.add_class("hitl-dashboard")
         self.project, self.summary, self.figure = project, summary, figure
         self.refresh_s, self._options = float(refresh_s), options
@@ -111,7 +132,11 @@ class Dashboard(ipywidgets.VBox):
         self._live.bg.run(self._compute, self._draw, self._show_error)
 
     def _compute(self) -> dict[str, Any]:
-        return quality.dashboard_data(self.project, cache=self._stats, **self._options)
+        data = quality.dashboard_data(self.project, cache=self._stats, **self._options)
+        if self.workforce_figure is not None:
+            data = {**data, "workforce": quality.workforce_data(
+                self.project, self.task_type, method=self._options["method"])}
+        return data
 
     def _set_updating(self, updating: bool) -> None:
         if updating:
@@ -131,7 +156,11 @@ class Dashboard(ipywidgets.VBox):
         self.data = data
         with self.figure.batch_update():
             _fill(self.figure, data, self._options)
-        self.summary.value = summary_html(data) + _agreement_line(data, self._options)
+        if self.workforce_figure is not None:
+            with self.workforce_figure.batch_update():
+                _fill_workforce(self.workforce_figure, data["workforce"])
+        self.summary.value = (summary_html(data) + _agreement_line(data, self._options)
+                              + (_budget_line(data["workforce"]) if "workforce" in data else ""))
         self._live.throttle.drawn()
 
     def close(self) -> None:
@@ -140,6 +169,8 @@ class Dashboard(ipywidgets.VBox):
             self._live.close()
             self.figure.close()
             self.summary.close()
+            if self.workforce_figure is not None:
+                self.workforce_figure.close()
         super().close()
 
 
@@ -270,3 +301,88 @@ def _agreement_line(data: dict[str, Any], options: dict) -> str:
     return (f'<div class="hitl-dashboard-agreement">Agreement (Krippendorff\'s α, last '
             f'{int(last["window_items"])} items): {said}; target {options["target"]:.2f}</div>')
 
+
+# -- the workforce figure -------------------------------------------------------------------------
+def _make_workforce_figure() -> Any:
+    from plotly import graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = go.FigureWidget(make_subplots(rows=2, cols=3, subplot_titles=WORKFORCE_TITLES,
+                                        horizontal_spacing=0.09, vertical_spacing=0.2))
+    fig.add_trace(go.Scatter(name="cost", mode="lines"), row=1, col=1)
+    fig.add_trace(go.Scatter(name="budget", mode="lines", line=dict(dash="dash", color="gray"),
+                             hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Bar(name="cost per label", textposition="outside", cliponaxis=False),
+                  row=1, col=2)
+    fig.add_trace(go.Bar(name="labels per hour"), row=1, col=3)
+    fig.add_trace(go.Histogram(name="turnaround", nbinsx=30), row=2, col=1)
+    fig.add_trace(go.Bar(name="budget", orientation="h", textposition="inside"), row=2, col=2)
+    fig.add_trace(go.Scatter(name="skill", mode="markers", error_y=dict(type="data", symmetric=False),
+                             marker=dict(size=8)), row=2, col=3)
+    fig.update_layout(height=560, showlegend=False, margin=dict(t=50, b=40, l=50, r=20),
+                      title=dict(text="Workforce", x=0.01, y=0.99))
+    fig.update_yaxes(title_text="money spent", row=1, col=1)
+    fig.update_yaxes(title_text="labels", row=1, col=3)
+    fig.update_xaxes(title_text="hours", row=2, col=1)
+    fig.update_yaxes(dict(range=[0, 1.05], tickformat=".0%"), row=2, col=3)
+    return fig
+
+
+def _fill_workforce(fig: Any, data: dict[str, Any]) -> None:
+    cost, budget_line, per_label, throughput, turnaround, budget, skill = fig.data
+    over_time = data["cost_over_time"]
+    shown = _thin(len(over_time), MAX_POINTS)
+    cost.x = over_time["at"].iloc[shown].tolist()
+    cost.y = json_safe(over_time["cost"].iloc[shown].tolist())
+    limit = data["budget"]["limit"] if data["budget"] else None
+    budget_line.x = [over_time["at"].iloc[0], over_time["at"].iloc[-1]] if limit and len(over_time) else []
+    budget_line.y = [limit, limit] if limit and len(over_time) else []
+
+    people = data["by_annotator"]
+    per_label.x = people["annotator"].tolist()
+    per_label.y = json_safe(people["cost_per_label"].astype(float).tolist())
+    per_label.text = [f"{n} labels" for n in people["labels"]]
+    per_label.hovertext = [_cost_hover(r) for r in people.itertuples()]
+
+    per_hour = data["throughput"]
+    throughput.x, throughput.y = per_hour["period"].tolist(), per_hour["labels"].tolist()
+    turnaround.x = json_safe(data["turnaround"]["hours"].dropna().tolist())
+
+    state = data["budget"]
+    if state:
+        left = max(state["limit"] - state["spent"], 0.0)
+        budget.y, budget.x = ["spent", "left"], [state["spent"], left]
+        budget.text = [f"{state['spent']:.2f}", f"{left:.2f}"]
+    else:
+        budget.y, budget.x, budget.text = ["no budget set"], [0], [""]
+
+    skills = data["skills"]
+    skill.x = [f"{a} · {t}" for a, t in zip(skills["annotator"], skills["task_type"], strict=True)]
+    skill.y = json_safe(skills["mean"].tolist())
+    skill.error_y.array = json_safe((skills["high"] - skills["mean"]).tolist())
+    skill.error_y.arrayminus = json_safe((skills["mean"] - skills["low"]).tolist())
+    skill.hovertext = [html.escape(f"{r.annotator} on {r.task_type}: {r.mean:.2f} "
+                                   f"[{r.low:.2f}, {r.high:.2f}], {r.n_gold} gold, "
+                                   f"{r.n_consensus:.0f} consensus") for r in skills.itertuples()]
+
+
+def _cost_hover(row: Any) -> str:
+    parts = [f"{row.annotator}: {row.labels} labels, cost {row.cost:.2f}"]
+    if not math.isnan(row.cost_per_accepted):
+        parts.append(f"{row.cost_per_accepted:.3f} per accepted label")
+    if not math.isnan(row.labels_per_hour):
+        parts.append(f"{row.labels_per_hour:.0f} labels per active hour")
+    return "<br>".join(html.escape(p) for p in parts)
+
+
+def _budget_line(data: dict[str, Any]) -> str:
+    state = data["budget"]
+    spent = float(data["cost_over_time"]["cost"].iloc[-1]) if len(data["cost_over_time"]) else 0.0
+    if not state:
+        return (f'<div class="hitl-dashboard-budget" data-spent="{spent:.2f}">Spent {spent:.2f}; '
+                'no budget set.</div>')
+    left = max(state["limit"] - state["spent"], 0.0)
+    said = "reached: no new work is handed out" if state["reached"] else f"{left:.2f} left"
+    return (f'<div class="hitl-dashboard-budget" data-spent="{state["spent"]:.2f}" '
+            f'data-limit="{state["limit"]:.2f}" data-reached="{str(state["reached"]).lower()}">'
+            f'Budget: spent {state["spent"]:.2f} of {state["limit"]:.2f}; {html.escape(said)}.</div>')

@@ -210,7 +210,10 @@ def test_bad_options_say_what_to_do(project):
 
 
 def test_summary_escapes_names_and_reasons(project):
-    project.annotate("g1", "ham", annotator="<img src=x onerror=alert(1)>")
+    # Names with markup are refused now; a file written before that may still hold one, so the
+    # label is written as an older version would have, below the ledger's checks.
+    project.store.append("annotation", "g1", annotator="<img src=x onerror=alert(1)>",
+                         labels=["ham"], source="human")
     data = quality_stats.dashboard_data(project, min_count=1)
     data["alerts"] = pd.DataFrame({"reason": ["agreement on '<script>' fell"]})
     html = summary_html(data)

@@ -26,6 +26,8 @@ the Dashboard shows.
   annotator: cost per label and per accepted label, throughput), :func:`mean_cost_per_label`,
   and from an active-learning curve :func:`fit_learning_curve`, :func:`project_cost` and
   :func:`cost_per_point` (labels and money to a target accuracy, with a bootstrap interval);
+- the Dashboard's workforce figure: :func:`workforce_data` (cost over time, cost per label by
+  annotator, throughput, :func:`turnaround`, budget, skills), from the functions above;
 - dataset versions: :func:`snapshot` freezes the final labels under a name and a content hash
   (with how each was decided), :func:`diff` and :func:`audit` read the log between versions and
   for one item, and :func:`export_parquet` / :func:`to_dataset` export a version.
@@ -78,7 +80,7 @@ from ._routing import (
     set_overlap,
 )
 from ._scores import route_scores
-from ._skills import skill_posteriors, skill_profiles
+from ._skills import check_task_type, skill_posteriors, skill_profiles
 from ._span_adjudication import (
     SpanAdjudicationQueue,
     crowd_consensus,
@@ -124,6 +126,7 @@ from ._workflow import (
     set_gold,
     spot_check,
 )
+from ._workforce import turnaround, workforce_data
 
 __all__ = [
     "LEVELS", "AdjudicationQueue", "DashboardStats", "DawidSkeneResult", "Interval", "LabelCache", "OverlapQueue",
@@ -141,7 +144,8 @@ __all__ = [
     "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
     "CostProjection", "CurveFit", "cost_per_point", "cost_report", "cost_summary",
     "fit_learning_curve", "mean_cost_per_label", "project_cost",
-    "RoundRobinQueue", "RouterQueue", "route_scores", "skill_posteriors", "skill_profiles",
+    "RoundRobinQueue", "RouterQueue", "check_task_type", "route_scores", "skill_posteriors",
+    "skill_profiles", "workforce_data", "turnaround",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
