@@ -274,3 +274,17 @@ def test_a_multi_label_answer_is_right_only_when_the_whole_set_matches(make_proj
     project.annotate("1", ["x", "z"], annotator="ana")
     row = project.skill_profiles().iloc[0]
     assert (row.alpha, row.beta, row.n_gold) == (2.0, 2.0, 2)
+
+
+def test_the_floor_leaves_an_item_enough_annotators_for_its_k():
+    """Two clearly better annotators on a type hold a third off it when items need one label
+    each (or two), not when they need three: the third's label is needed anyway."""
+    profiles = pd.DataFrame({"annotator": ["a", "b", "c"], "task_type": ["t"] * 3,
+                             "alpha": [95.0, 94.0, 60.0], "beta": [5.0, 6.0, 40.0],
+                             "n_gold": [100, 100, 100]})
+    for slots, held_off in ((1, True), (2, True), (3, False)):
+        scores = route_scores(profiles, ["a", "b", "c"], ["t"], explore=0, slots=slots)
+        assert bool(np.isneginf(scores.loc["c", "t"])) is held_off
+        assert np.isfinite(scores.loc[["a", "b"], "t"]).all()
+    with pytest.raises(ValueError, match="slots"):
+        route_scores(profiles, ["a"], ["t"], slots=0)

@@ -220,7 +220,8 @@ class RouterQueue(OverlapQueue):
         names = self._type_names
         scores = route_scores(skills.profiles, available, names, load,
                               rng=self._score_rng(annotator), explore=self.explore,
-                              policy=self.policy).loc[annotator].to_numpy(float)
+                              policy=self.policy, slots=store.overlap_default()
+                              ).loc[annotator].to_numpy(float)
         order = np.argsort(-scores, kind="stable")
         return [int(c) for c in order if np.isfinite(scores[c])]
 

@@ -17,9 +17,11 @@ annotator answers an item next.
    (which type a gets) it gives a generalist the types where nobody is much better than them,
    and leaves a specialist's type to the specialist.
 4. **Floor**: once a has ``min_evidence`` answers of evidence on t and the top of their interval
-   (``high``) is below the posterior mean of the best other annotator on t, the score is
-   ``-inf``: the router does not give them t while someone clearly better is among
-   ``annotators``.
+   (``high``) is below the posterior means of at least ``slots`` other annotators on t, the
+   score is ``-inf``: the router does not give them t while enough clearly better annotators
+   are among ``annotators``. ``slots`` is how many different annotators an item needs (the
+   queue passes the project's overlap k): the best annotator can give only one of an item's k
+   labels, so holding everyone else off the type would leave its items short of k.
 
 ``policy="baseline"`` is the common rule ``mean / (1 + load / 100)``: no exploration, no
 comparison, no floor.
@@ -55,7 +57,7 @@ def route_scores(profiles: pd.DataFrame, annotators: Sequence[str], task_types: 
                  load: Mapping[str, float] | None = None, *, rng: Any = None, explore: float = 1.0,
                  policy: str = "router", prior: tuple[float, float] = (1.0, 1.0),
                  load_scale: float = BASELINE_LOAD_SCALE, min_evidence: float = MIN_EVIDENCE,
-                 level: float = 0.95) -> pd.DataFrame:
+                 level: float = 0.95, slots: int = 1) -> pd.DataFrame:
     """The router's preference for giving a task of each type to each annotator.
 
     Parameters
@@ -74,6 +76,8 @@ def route_scores(profiles: pd.DataFrame, annotators: Sequence[str], task_types: 
     load_scale : the load at which the router halves an annotator's effective accuracy.
     min_evidence : answers of evidence before the floor applies.
     level : the floor's interval: ``high`` is the ``(1 + level) / 2`` quantile of the Beta.
+    slots : how many different annotators each item needs (the overlap k): the floor holds an
+        annotator off a type only while at least this many others are clearly better on it.
 
     Returns
     -------
@@ -104,6 +108,8 @@ def route_scores(profiles: pd.DataFrame, annotators: Sequence[str], task_types: 
         raise TypeError(f"prior must be two positive numbers (a, b); got {prior!r}") from None
     if not (a0 > 0 and b0 > 0 and math.isfinite(a0) and math.isfinite(b0)):
         raise ValueError(f"prior must be two positive finite numbers (a, b); got {prior!r}")
+    if isinstance(slots, bool) or not isinstance(slots, (int, np.integer)) or slots < 1:
+        raise ValueError(f"slots must be a whole number >= 1 (annotators per item); got {slots!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be a probability strictly between 0 and 1; got {level!r}")
     loads = np.array([_load(load, a) for a in annotators], dtype=float)
@@ -118,8 +124,11 @@ def route_scores(profiles: pd.DataFrame, annotators: Sequence[str], task_types: 
         theta = np.clip(mean + explore * (draws - mean), 0.0, 1.0)
     eff = theta / (1 + loads[:, None] / load_scale)
     score = eff - _best_other(eff)
-    floored = (evidence >= min_evidence) & (_upper(alpha, beta, evidence >= min_evidence, level)
-                                             < _best_other(mean))
+    enough = evidence >= min_evidence
+    high = _upper(alpha, beta, enough, level)
+    # better[a, b, t]: b's mean is above the top of a's interval on t (never a itself: high >= mean)
+    better = mean[None, :, :] > high[:, None, :]
+    floored = enough & (better.sum(axis=1) >= slots)
     score = np.where(floored, -np.inf, score)
     return pd.DataFrame(score, index=pd.Index(annotators, name="annotator"), columns=types)
 
