@@ -8,6 +8,8 @@ the Dashboard shows.
 - agreement: :func:`cohen_kappa`, :func:`fleiss_kappa`, :func:`krippendorff_alpha`,
   :func:`per_label`, :func:`pairwise_kappa`, :func:`bootstrap_ci`;
 - consensus: :func:`majority_vote`, :func:`dawid_skene`;
+- a SIMULATED crowd (:class:`SimulatedCrowd`: known truth, skills per task type, rates and
+  times, all drawn from a seed) for benchmarks, tests and the workforce notebook;
 - spans: :func:`span_f1` (pairwise exact and partial F1 per label and pair, with bootstrap
   intervals), :func:`span_tags` and :func:`token_agreement` (BIO tags per token, scored by the
   agreement functions above), :func:`span_consensus` (majority spans, flagged items and what an
@@ -44,6 +46,7 @@ from ._agreement import (
     per_label,
 )
 from ._consensus import DawidSkeneResult, dawid_skene, majority_vote
+from ._crowd import SimulatedCrowd
 from ._exports import ExportError, export_parquet, to_dataset
 from ._history import VersionDiff, audit, diff
 from ._live import DashboardStats
@@ -115,6 +118,7 @@ __all__ = [
     "decided_rows", "diff", "export_parquet", "snapshot", "snapshots", "to_dataset",
     "version_frame",
     "SpanAdjudicationQueue", "crowd_consensus", "final_spans", "resolve_spans", "span_review",
+    "SimulatedCrowd",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
