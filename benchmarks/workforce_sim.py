@@ -27,8 +27,9 @@ Printed as markdown: mean and 95 % t-interval over seeds per arm, the paired per
 router / round-robin, and what the router spends to reach round-robin's final accuracy (the
 first of 40 evenly spaced points of its accuracy-vs-labels curve at or above it, same seed).
 
-Run ``.venv/bin/python benchmarks/workforce_sim.py`` (8 seeds, about 5-10 minutes on 2 cores) or
-``--quick`` (2 seeds of 200 items, under a minute). ``--arms`` picks arms; arms whose queue this
+Run ``.venv/bin/python benchmarks/workforce_sim.py`` (8 seeds, two at a time with ``--jobs 2``;
+about 10 minutes on 2 cores, most of it in the router's skill refresh) or ``--quick`` (2 seeds of
+120 items and 6 annotators). ``--arms`` picks arms; arms whose queue this
 checkout lacks are skipped with a note.
 """
 
@@ -38,6 +39,8 @@ import argparse
 import heapq
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +127,7 @@ def accuracy(labels: pd.DataFrame, crowd: SimulatedCrowd, scored: pd.Index) -> t
     return float((mv == truth).mean()), float((ds == truth).mean())
 
 
-def score_arm(run: dict, crowd: SimulatedCrowd, scored: pd.Index) -> dict:
+def score_arm(run: dict, crowd: SimulatedCrowd, scored: pd.Index, k: int) -> dict:
     log, cost_each = run["log"], run["cost_each"]
     # The log holds every label in order; the project's current labels are the same set.
     assert len(run["current"]) == len(log), (len(run["current"]), len(log))
@@ -134,9 +137,15 @@ def score_arm(run: dict, crowd: SimulatedCrowd, scored: pd.Index) -> dict:
     curve = pd.DataFrame(curve, columns=["labels", "cost", "mv", "ds"])
     final = curve.iloc[-1]
     per_item = log[log["item"].isin(scored)].groupby("item").size()
+    people = crowd.annotators.set_index("name")
+    kind = log["annotator"].map(people["kind"])
+    specialist = kind == "specialist"
+    own_type = log["item"].map(crowd.types) == log["annotator"].map(people["strong_type"])
     return dict(labels=len(log), cost=float(cum_cost[-1]), mv=final["mv"], ds=final["ds"],
-                at_k=int((per_item >= 3).sum()), curve=curve, seconds=run["seconds"],
-                gold_labels=int((~log["item"].isin(scored)).sum()))
+                at_k=int((per_item >= k).sum()), curve=curve, seconds=run["seconds"],
+                gold_labels=int((~log["item"].isin(scored)).sum()),
+                weak_share=float((kind == "weak").mean()),
+                own_type=float(own_type[specialist].mean()) if specialist.any() else float("nan"))
 
 
 def interval(values) -> tuple[float, float, float]:
@@ -183,36 +192,43 @@ def report(results: dict[str, list[dict]], seeds: list[int]) -> None:
                      fmt([x["mv"] for x in r], 100), fmt([x["ds"] for x in r], 100),
                      fmt([x["cost"] for x in r], digits=2),
                      fmt([x["cost"] / max(x["labels"], 1) for x in r], digits=4),
+                     fmt([x["weak_share"] for x in r], 100, digits=0),
+                     fmt([x["own_type"] for x in r], 100, digits=0),
                      f"{np.mean([x['seconds'] for x in r]):.1f}"])
     print(table(["arm", "labels", "of which gold", "items at k", "majority vote %",
-                 "Dawid-Skene %", "cost", "cost / label", "run (s)"], rows))
-    if "round-robin" not in arms:
-        print("\n(no round-robin arm: ratios skipped)")
+                 "Dawid-Skene %", "cost", "cost / label", "labels by weak %",
+                 "specialists on their type %", "run (s)"], rows))
+    pairs = [(a, "round-robin") for a in arms if a != "round-robin" and "round-robin" in arms]
+    if "router" in arms and "baseline" in arms:
+        pairs.append(("router", "baseline"))
+    if not pairs:
+        print("\n(no round-robin or baseline arm: comparisons skipped)")
         return
-    rr = results["round-robin"]
-    print("\nPaired per seed, against round-robin (ratio of means per seed; > 1 = higher):\n")
+    print("\nPaired per seed (same crowd): ratios of the two arms' figures and the accuracy gain; "
+          "'at equal cost' is the first arm's accuracy at the last point of its curve that cost "
+          "no more than the second arm's whole run, minus the second arm's final accuracy:\n")
     rows = []
-    for arm in arms:
-        if arm == "round-robin":
-            continue
-        r = results[arm]
-        row = [arm]
+    for a, b in pairs:
+        ra, rb = results[a], results[b]
+        row = [f"{a} / {b}"]
         for key in ("mv", "ds", "cost"):
-            row.append(fmt([a[key] / b[key] for a, b in zip(r, rr, strict=True)], digits=3))
-        row.append(fmt([(a["ds"] - b["ds"]) * 100 for a, b in zip(r, rr, strict=True)], digits=2))
+            row.append(fmt([x[key] / y[key] for x, y in zip(ra, rb, strict=True)], digits=3))
+        for key in ("mv", "ds"):
+            row.append(fmt([(x[key] - y[key]) * 100 for x, y in zip(ra, rb, strict=True)],
+                           digits=2))
+            row.append(fmt([(at_cost(x["curve"], y["cost"], key) - y[key]) * 100
+                            for x, y in zip(ra, rb, strict=True)], digits=2))
         rows.append(row)
-    print(table(["arm", "majority vote ratio", "Dawid-Skene ratio", "cost ratio",
-                 "Dawid-Skene gain (points)"], rows))
-    print("\nWhat each arm spends to reach round-robin's final accuracy (same seed; first of "
+    print(table(["arms", "MV ratio", "DS ratio", "cost ratio", "MV gain (points)",
+                 "MV gain at equal cost", "DS gain (points)", "DS gain at equal cost"], rows))
+    print("\nWhat each arm spends to reach the second arm's final accuracy (same seed; first of "
           f"{CURVE_POINTS} curve points at or above it):\n")
     rows = []
-    for arm in arms:
-        if arm == "round-robin":
-            continue
-        row = [arm]
+    for a, b in pairs:
+        row = [f"{a} / {b}"]
         for key in ("mv", "ds"):
-            got = [reach_cost(a["curve"], b[key], key) + (b["cost"],)
-                   for a, b in zip(results[arm], rr, strict=True)]
+            got = [reach_cost(x["curve"], y[key], key) + (y["cost"],)
+                   for x, y in zip(results[a], results[b], strict=True)]
             reached = [g for g in got if not np.isnan(g[1])]
             if reached:
                 row += [f"{len(reached)}/{len(got)}", fmt([g[0] for g in reached], digits=0),
@@ -220,8 +236,35 @@ def report(results: dict[str, list[dict]], seeds: list[int]) -> None:
             else:
                 row += [f"0/{len(got)}", "—", "—"]
         rows.append(row)
-    print(table(["arm", "MV: seeds reaching", "MV: labels", "MV: cost / round-robin's",
-                 "DS: seeds reaching", "DS: labels", "DS: cost / round-robin's"], rows))
+    print(table(["arms", "MV: seeds reaching", "MV: labels", "MV: cost ratio",
+                 "DS: seeds reaching", "DS: labels", "DS: cost ratio"], rows))
+
+
+def at_cost(curve: pd.DataFrame, budget: float, column: str) -> float:
+    """Accuracy at the last curve point whose cost is within ``budget`` (0 if none is)."""
+    within = curve[curve["cost"] <= budget + 1e-9]
+    return float(within[column].iloc[-1]) if len(within) else 0.0
+
+
+def run_seed(job: tuple) -> tuple[dict[str, dict | None], list[str]]:
+    """Every arm on one seed's crowd (one process per seed with ``--jobs``)."""
+    seed, args, budget, tmp = job
+    crowd = SimulatedCrowd(args.items, args.annotators, n_labels=args.labels,
+                           n_types=args.types, seed=seed)
+    rng = np.random.default_rng([seed, 1])
+    gold_ids = sorted(rng.choice(crowd.truth.index, round(args.gold * args.items), replace=False))
+    gold = {i: crowd.truth[i] for i in gold_ids}
+    scored = crowd.truth.index.difference(pd.Index(gold_ids))
+    out, lines = {}, []
+    for arm in args.arms:
+        run = run_arm(crowd, arm, tmp, k=args.k, budget=budget, gold=gold,
+                      gold_rate=args.gold_rate, prefetch=args.prefetch, seed=seed)
+        out[arm] = None if run is None else score_arm(run, crowd, scored, args.k)
+        if out[arm] is not None:
+            res = out[arm]
+            lines.append(f"  seed {seed} {arm:12s} labels {res['labels']:5d}  MV {res['mv']:.3f}  "
+                         f"DS {res['ds']:.3f}  cost {res['cost']:8.2f}  ({res['seconds']:.1f} s)")
+    return out, lines
 
 
 def main() -> None:
@@ -238,10 +281,11 @@ def main() -> None:
     ap.add_argument("--prefetch", type=int, default=8)
     ap.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     ap.add_argument("--dir", type=Path, default=None, help="where the project files go")
-    ap.add_argument("--quick", action="store_true", help="2 seeds of 200 items")
+    ap.add_argument("--jobs", type=int, default=2, help="processes, one seed each at a time")
+    ap.add_argument("--quick", action="store_true", help="2 seeds of 120 items, 6 annotators")
     args = ap.parse_args()
     if args.quick:
-        args.seeds, args.items = 2, 200
+        args.seeds, args.items, args.annotators = 2, 120, 6
     budget = args.budget or args.k * args.items
     seeds = list(range(args.seeds))
     results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
@@ -252,25 +296,16 @@ def main() -> None:
           f"seeds {seeds}", flush=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        for seed in seeds:
-            crowd = SimulatedCrowd(args.items, args.annotators, n_labels=args.labels,
-                                   n_types=args.types, seed=seed)
-            rng = np.random.default_rng([seed, 1])
-            gold_ids = sorted(rng.choice(crowd.truth.index, round(args.gold * args.items),
-                                         replace=False))
-            gold = {i: crowd.truth[i] for i in gold_ids}
-            scored = crowd.truth.index.difference(pd.Index(gold_ids))
-            for arm in args.arms:
-                run = run_arm(crowd, arm, Path(tmp), k=args.k, budget=budget, gold=gold,
-                              gold_rate=args.gold_rate, prefetch=args.prefetch, seed=seed)
-                if run is None:
-                    missing.add(arm)
-                    continue
-                res = score_arm(run, crowd, scored)
-                results[arm].append(res)
-                print(f"  seed {seed} {arm:12s} labels {res['labels']:5d}  MV {res['mv']:.3f}  "
-                      f"DS {res['ds']:.3f}  cost {res['cost']:8.2f}  ({res['seconds']:.1f} s)",
-                      flush=True)
+        jobs = [(seed, args, budget, Path(tmp)) for seed in seeds]
+        with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else nullcontext() as pool:
+            done = pool.map(run_seed, jobs) if pool else map(run_seed, jobs)
+            for per_arm, lines in done:  # in seed order, each as soon as it is there
+                print("\n".join(lines), flush=True)
+                for arm, res in per_arm.items():
+                    if res is None:
+                        missing.add(arm)
+                    else:
+                        results[arm].append(res)
     for arm in sorted(missing):
         print(f"note: arm {arm!r} skipped: its queue is not in this checkout's "
               "hitl_widgets.core.quality")
