@@ -13,6 +13,8 @@ the Dashboard shows.
   project, cached until its labels change), :func:`route_scores` (the router's policy, and the
   baseline accuracy / (1 + load/100)), :class:`RouterQueue` (items by that policy, k slots,
   leases, gold, a cap and variety) and :class:`RoundRobinQueue`;
+- a SIMULATED crowd (:class:`SimulatedCrowd`: known truth, skills per task type, rates and
+  times, all drawn from a seed) for benchmarks, tests and the workforce notebook;
 - spans: :func:`span_f1` (pairwise exact and partial F1 per label and pair, with bootstrap
   intervals), :func:`span_tags` and :func:`token_agreement` (BIO tags per token, scored by the
   agreement functions above), :func:`span_consensus` (majority spans, flagged items and what an
@@ -66,6 +68,7 @@ from ._cost import (
     mean_cost_per_label,
     project_cost,
 )
+from ._crowd import SimulatedCrowd
 from ._exports import ExportError, export_parquet, to_dataset
 from ._history import VersionDiff, audit, diff
 from ._live import DashboardStats
@@ -146,6 +149,7 @@ __all__ = [
     "fit_learning_curve", "mean_cost_per_label", "project_cost",
     "RoundRobinQueue", "RouterQueue", "check_task_type", "route_scores", "skill_posteriors",
     "skill_profiles", "workforce_data", "turnaround",
+    "SimulatedCrowd",
 ]
 
 # Errors name their public home in tracebacks (``hitl_widgets.core.quality.X``), not the private
