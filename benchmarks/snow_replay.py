@@ -88,10 +88,7 @@ def replay(data: pd.DataFrame, arm: str, seed: int, refresh: int, explore: float
                 if profiles is None or n % refresh == 0:
                     revealed = pd.DataFrame(rows, columns=["item_id", "annotator", "label",
                                                            "task_type"])
-                    # Nothing revealed yet: every worker has the prior (skill_posteriors is
-                    # not asked about an empty frame).
-                    profiles = quality.skill_posteriors(revealed) if rows else pd.DataFrame(
-                        columns=["annotator", "task_type", "alpha", "beta"])
+                    profiles = quality.skill_posteriors(revealed)  # none yet: every worker has the prior
                 scores = quality.route_scores(profiles, candidates, ["all"], rng=rng,
                                               explore=explore, policy=arm)["all"].to_numpy()
                 best = np.flatnonzero(scores == scores.max())

@@ -36,7 +36,6 @@ checkout lacks are skipped with a note.
 from __future__ import annotations
 
 import argparse
-import heapq
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -48,13 +47,11 @@ import pandas as pd
 from scipy import stats
 
 import hitl_widgets.core.quality as quality
-from hitl_widgets.core.labeling import LabelingSession
 from hitl_widgets.core.project import Project
 from hitl_widgets.core.quality import SimulatedCrowd, dawid_skene, majority_vote
 
 ARMS = ("router", "baseline", "round-robin", "first-come")
 CURVE_POINTS = 40
-IDLE_WAIT_S = 60.0  # an annotator who finds no work asks again a simulated minute later
 
 
 def make_queue(arm: str, *, gold_rate: float, seed: int):
@@ -82,29 +79,10 @@ def run_arm(crowd: SimulatedCrowd, arm: str, folder: Path, *, k: int, budget: in
         project.add_items(crowd.items(), text="text", id="item_id", fields=["task_type"])
         project.set_overlap(k)
         project.set_gold(gold)
-        sessions = {who: LabelingSession(project, who, queue=queue, prefetch=prefetch)
-                    for who in crowd.names}
-        # Clocks start staggered by a few seconds so the first turns do not tie.
-        clock = [(float(a), who) for a, who in enumerate(crowd.names)]
-        heapq.heapify(clock)
-        log, idle = [], set()
         start = time.perf_counter()
-        while len(log) < budget and len(idle) < len(sessions):
-            now, who = heapq.heappop(clock)
-            window = sessions[who].window()
-            if not window:
-                idle.add(who)
-                heapq.heappush(clock, (now + IDLE_WAIT_S, who))
-                continue
-            idle.clear()
-            item_id = window[0]
-            label, seconds = crowd.answer(who, item_id), crowd.seconds(who, item_id)
-            sessions[who].submit(item_id, [label], ms_on_item=round(seconds * 1000))
-            log.append((item_id, who, label))
-            heapq.heappush(clock, (now + seconds, who))
+        # The crowd's own loop: turns by speed in simulated time, as notebook 07 runs it.
+        given = crowd.work(project, queue, labels=budget, prefetch=prefetch)
         elapsed = time.perf_counter() - start
-        for session in sessions.values():
-            session.close()
         events = project.events()
         events = events[events["kind"] == "annotation"]
         rates = crowd.annotators.set_index("name")["hourly_rate"]
@@ -113,7 +91,7 @@ def run_arm(crowd: SimulatedCrowd, arm: str, folder: Path, *, k: int, budget: in
         current = project.labels()
     finally:
         project.close()
-    df = pd.DataFrame(log, columns=["item", "annotator", "label"])
+    df = given.rename(columns={"item_id": "item"})[["item", "annotator", "label"]]
     return dict(log=df, cost_each=cost_each, current=current, seconds=elapsed)
 
 

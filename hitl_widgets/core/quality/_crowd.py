@@ -36,9 +36,11 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..store import Ledger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +54,7 @@ _RANGES = {  # (low, high) accuracy: on the annotator's strong type, and on the 
     "weak": ((0.55, 0.65), (0.55, 0.65)),
 }
 _SIGMA = 0.35  # spread of one label's time around the annotator's median (log scale)
+IDLE_WAIT_S = 60.0  # an annotator who finds no work asks again a simulated minute later
 
 
 def _count(value, name: str, minimum: int) -> int:
@@ -195,6 +198,72 @@ class SimulatedCrowd:
         rates = self.annotators.set_index("name")["hourly_rate"]
         df["cost"] = df["seconds"] * df["annotator"].map(rates).astype(float) / 3600.0
         return df
+
+    # -- working through a project ---------------------------------------------------------
+    def price(self, project: Any) -> None:
+        """Set each simulated annotator's hourly rate on the project (``project.set_rate``),
+        so its cost report, budget and Dashboard price their work."""
+        for name, rate in zip(self.annotators["name"], self.annotators["hourly_rate"], strict=True):
+            Ledger.of(project).set_rate(name, float(rate))
+
+    def work(self, project: Any, queue: Any, *, labels: int | None = None, prefetch: int = 8,
+             annotators: Sequence[str] | None = None) -> pd.DataFrame:
+        """The crowd labels ``project`` through ``queue``, in simulated time.
+
+        Each annotator is a :class:`~hitl_widgets.core.labeling.LabelingSession` on ``queue``;
+        they take turns by their own speed (whoever's simulated clock is earliest asks next and
+        spends ``seconds(who, item)`` on the item, which is stored as its ``ms_on_item``), until
+        ``labels`` labels are given (None: no limit) or every annotator in a row finds nothing
+        to do (a budget reached, the items done, the router holding them off). The sessions are
+        closed at the end, so what their windows held goes back to the pool.
+
+        Returns the labels given, in order: ``item_id``, ``annotator``, ``label``, ``seconds``,
+        ``at_s`` (simulated seconds since the start, when the label was given).
+
+        >>> import tempfile, os
+        >>> from hitl_widgets.core.project import Project
+        >>> crowd = SimulatedCrowd(n_items=20, n_annotators=3, seed=0)
+        >>> project = Project(os.path.join(tempfile.mkdtemp(), "c.hitl"), labels=crowd.labels)
+        >>> _ = project.add_items(crowd.items(), text="text", id="item_id", fields=["task_type"])
+        >>> log = crowd.work(project, None, labels=12)
+        >>> len(log), len(project.labels())
+        (12, 12)
+        """
+        import heapq
+
+        import pandas as pd
+
+        from ..labeling import LabelingSession
+
+        if labels is not None:
+            labels = _count(labels, "labels", 0)
+        names = self.names if annotators is None else [self.names[self._annotator(a)]
+                                                       for a in annotators]
+        sessions = {who: LabelingSession(project, who, queue=queue, prefetch=prefetch)
+                    for who in names}
+        # Clocks start staggered by a second so the first turns do not tie.
+        clock = [(float(a), who) for a, who in enumerate(names)]
+        heapq.heapify(clock)
+        log: list[tuple] = []
+        idle: set[str] = set()
+        try:
+            while (labels is None or len(log) < labels) and len(idle) < len(sessions):
+                now, who = heapq.heappop(clock)
+                window = sessions[who].window()
+                if not window:
+                    idle.add(who)
+                    heapq.heappush(clock, (now + IDLE_WAIT_S, who))
+                    continue
+                idle.clear()
+                item_id = window[0]
+                label, seconds = self.answer(who, item_id), self.seconds(who, item_id)
+                sessions[who].submit(item_id, [label], ms_on_item=round(seconds * 1000))
+                log.append((item_id, who, label, seconds, now + seconds))
+                heapq.heappush(clock, (now + seconds, who))
+        finally:
+            for session in sessions.values():
+                session.close()
+        return pd.DataFrame(log, columns=["item_id", "annotator", "label", "seconds", "at_s"])
 
     def __repr__(self) -> str:
         return (f"SimulatedCrowd(SIMULATED: {len(self._item_ids)} items, {len(self._col)} "
