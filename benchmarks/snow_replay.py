@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from _tables import fmt, table
 
 import hitl_widgets.core.quality as quality
 from hitl_widgets.core.quality import dawid_skene, majority_vote
@@ -102,26 +102,6 @@ def replay(data: pd.DataFrame, arm: str, seed: int, refresh: int, explore: float
     return pd.DataFrame(curve, columns=["answers", "mv", "ds"]).drop_duplicates("answers")
 
 
-def interval(values) -> tuple[float, float, float]:
-    x = np.asarray(values, float)
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, float("nan"), float("nan")
-    h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
-
-
-def fmt(values, scale: float = 1.0, digits: int = 1) -> str:
-    m, lo, hi = (v * scale for v in interval(values))
-    if np.isnan(lo):
-        return f"{m:.{digits}f}"
-    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def report(name: str, n_items: int, curves: dict[str, list[pd.DataFrame]], within: float) -> None:

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from _tables import fmt, table
 
 import hitl_widgets.core.quality as quality
 from hitl_widgets.core.project import Project
@@ -126,27 +126,6 @@ def score_arm(run: dict, crowd: SimulatedCrowd, scored: pd.Index, k: int) -> dic
                 own_type=float(own_type[specialist].mean()) if specialist.any() else float("nan"))
 
 
-def interval(values) -> tuple[float, float, float]:
-    """Mean and the 95 % t-interval over seeds."""
-    x = np.asarray(values, float)
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, float("nan"), float("nan")
-    h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
-
-
-def fmt(values, scale: float = 1.0, digits: int = 1) -> str:
-    m, lo, hi = (v * scale for v in interval(values))
-    if np.isnan(lo):
-        return f"{m:.{digits}f}"
-    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def reach_cost(curve: pd.DataFrame, target: float, column: str) -> tuple[float, float]:
