@@ -291,3 +291,25 @@ def test_the_project_projects_at_its_own_cost_per_label(project):
         project.annotate(f"i{k:02d}", "ham", annotator="ana", ms_on_item=10_000)
     p = project.project_cost(_synthetic(noise=0.0, seeds=1), 0.88, n_boot=0)
     assert p.cost_per_label == pytest.approx(0.1)
+
+
+def test_the_next_point_is_priced_from_a_real_learning_curve(make_project):
+    """hw.simulate's curve on scikit-learn's digits (as notebook 07 does), priced at the
+    project's measured cost per label."""
+    from sklearn.datasets import load_digits
+
+    import hitl_widgets as hw
+
+    project = make_project(items=4, ids=["a", "b", "c", "d"])
+    project.set_rate("*", 36.0)
+    for item in ("a", "b", "c", "d"):
+        project.annotate(item, "ham", annotator="ana", ms_on_item=20_000)  # 0.20 each
+    X, y = load_digits(return_X_y=True)
+    curve = hw.simulate(X, y, strategies=["margin"], seeds=2, budget=120, step=10).curves
+    point = project.cost_per_point(curve, n_boot=50)
+    assert point.cost_per_label == pytest.approx(0.20)
+    assert point.reachable and point.more_labels > 0
+    assert point.cost == pytest.approx(point.more_labels * 0.20)
+    assert point.cost_low <= point.cost <= point.cost_high
+    unreachable = project.project_cost(curve, 1.0, n_boot=0)
+    assert not unreachable.reachable and unreachable.cost == float("inf")
