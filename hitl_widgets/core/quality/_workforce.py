@@ -91,12 +91,11 @@ def turnaround(project: Any) -> pd.DataFrame:
     left out; gold items are not counted)."""
     ledger = Ledger.of(project)
     columns = ["item_id", "added_at", "finished_at", "hours"]
-    rows = ledger.store.current_labels()
     gold = ledger.store.latest_live("gold")
     per_item: dict[str, list[tuple[int, float]]] = {}
-    for r in rows:
-        if r["item_id"] not in gold:
-            per_item.setdefault(r["item_id"], []).append((r["seq"], r["created_at"]))
+    for r in ledger.label_index.rows():  # kept up to date by the ledger: no read of the log
+        if r.item_id not in gold:
+            per_item.setdefault(r.item_id, []).append((r.seq, r.created_at))
     need = needed(ledger, list(per_item), requests=False)
     done: dict[str, float] = {}
     for item_id, labels in per_item.items():
