@@ -14,9 +14,10 @@
  *   others?: Array<{annotator: string, labels: string[]}>, buffer?: DataView | ArrayBuffer}} Payload */
 /** @typedef {{labels?: string[], multi_label?: boolean, keys?: Record<string, string>,
  *   guidelines?: Record<string, {description?: string, examples?: string[]}>}} Schema */
-/** `queue`: what the queue says of itself, e.g. "model m3" from active learning.
+/** `queue`: what the queue says of itself, e.g. "model m3" from active learning; `budget`: whether
+ * the project's budget is reached (the kernel sends no amounts to the browser).
  * @typedef {{done?: number, total?: number, per_minute?: number | null, eta_seconds?: number | null,
- *   queue?: string}} Progress */
+ *   queue?: string, budget?: {reached?: boolean}}} Progress */
 /** @typedef {{type: "label", label: string} | {type: "accept" | "skip" | "undo" | "help" | "escape"}} Action */
 /** @typedef {{byKey: Map<string, string>, keyOf: Map<string, string>, conflicts: string[]}} KeyMap */
 /** @typedef {{item_id: ItemId, action: "submit" | "skip", client_seq: number}} HistoryEntry */
@@ -84,6 +85,14 @@ export function formatEta(seconds) {
   if (h < 10) return m ? `~${h} h ${m} min left` : `~${h} h left`;
   if (h < 48) return `~${h} h left`;
   return `~${Math.round(h / 24)} days left`;
+}
+
+/** What an empty window says: the budget ran out, or the work is done.
+ * @param {Progress | null | undefined} progress */
+export function doneText(progress) {
+  return progress?.budget?.reached
+    ? "Budget reached: no more items are handed out."
+    : "All items labeled. Nothing left to do.";
 }
 
 /** The progress line; `pendingDone` counts labels sent but not yet in `progress.done`.
@@ -521,7 +530,7 @@ function render({ model, el }) {
     itemDisposers = [];
     itemEl.replaceChildren();
     if (id == null) return itemEl.append(div("hitl-done",
-      unsaved ? "Saving…" : "All items labeled. Nothing left to do."));
+      unsaved ? "Saving…" : doneText(model.get("progress"))));
     if (!p) return itemEl.append(div("hitl-muted", "Loading item…"));
     if (p.kind === "image") itemEl.append(div("hitl-image", imageOf(p)));
     if (typeof p.text === "string" && p.text !== "") {

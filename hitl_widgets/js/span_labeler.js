@@ -819,11 +819,12 @@ function render({ model, el }) {
     root.setAttribute("data-mode", relating ? "relation" : copying ? "copy" : "edit");
     const prog = model.get("progress") ?? {};
     const done = Math.min(Number(prog.total) || 0, (Number(prog.done) || 0) + queue.pendingDone());
-    progressEl.textContent = `${done} / ${Number(prog.total) || 0} done${unsaved ? ` · ${unsaved} unsaved` : ""}`;
+    const words = typeof prog.queue === "string" && prog.queue ? ` · ${prog.queue}` : "";  // e.g. "budget reached"
+    progressEl.textContent = `${done} / ${Number(prog.total) || 0} done${words}${unsaved ? ` · ${unsaved} unsaved` : ""}`;
     if (id !== cur?.id || p !== cur?.p) switchItem(id, p);
     if (!cur) {
       textKey = "";
-      textEl.replaceChildren(div("hitl-muted", id == null ? (unsaved ? "Saving…" : "All items done. Nothing left to do.") : "Loading item…"));
+      textEl.replaceChildren(div("hitl-muted", id == null ? (unsaved ? "Saving…" : prog.budget?.reached ? "Budget reached: no more items are handed out." : "All items done. Nothing left to do.") : "Loading item…"));
       relationsEl.hidden = true;
     } else {
       // Redraw the text only when what it shows changed: a redraw replaces its text nodes, and

@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { formatEta, formatProgress, formatSuggestion, formatValue, pixelScale, suggestionOrigin } from "../../hitl_widgets/js/labeler.js";
+import { doneText, formatEta, formatProgress, formatSuggestion, formatValue, pixelScale, suggestionOrigin } from "../../hitl_widgets/js/labeler.js";
 
 test("formatEta rounds to minutes, then hours, then days", () => {
   assert.equal(formatEta(null), "");
@@ -73,4 +73,11 @@ test("pixelScale upsizes tiny images by a whole factor and never shrinks", () =>
   assert.equal(pixelScale(640, 480), 1);
   assert.equal(pixelScale(0, 0), 1);
   assert.equal(pixelScale(), 1);
+});
+
+test("an empty window says whether the budget ran out or the work is done", () => {
+  assert.equal(doneText({ done: 3, total: 9, budget: { reached: true } }),
+               "Budget reached: no more items are handed out.");
+  assert.equal(doneText({ done: 9, total: 9 }), "All items labeled. Nothing left to do.");
+  assert.equal(doneText(null), "All items labeled. Nothing left to do.");
 });
