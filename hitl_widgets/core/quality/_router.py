@@ -42,7 +42,15 @@ import numpy as np
 from ..store import Ledger, Store
 from ._routing import DEFAULT_GOLD_RATE, OverlapQueue
 from ._scores import POLICIES, route_scores
-from ._skills import PROFILE_KINDS, category, check_task_type, skill_posteriors, task_types
+from ._skills import (
+    PROFILE_KINDS,
+    answers_frame,
+    check_task_type,
+    gold_answers,
+    human_rows,
+    skill_posteriors,
+    task_types,
+)
 
 _CHUNK = 256
 DEFAULT_WINDOW_S = 3600.0
@@ -300,17 +308,10 @@ class _Skills:
     def __init__(self, ledger: Ledger, type_of: dict[str, int], type_names: list[Hashable]):
         import pandas as pd
 
-        index = ledger.label_index
-        self.index_version = index.version  # before rows(): a label that lands between is new
-        rows = [r for r in index.rows() if r.source in (None, "human") and r.item_id in type_of]
-        gold = {i: category(labels) for i, labels in index.gold().items()}
-        answers = pd.DataFrame({
-            "item_id": pd.Series([r.item_id for r in rows], dtype=object),
-            "annotator": pd.Series([r.annotator for r in rows], dtype=object),
-            "label": pd.Series([category(r.labels) for r in rows], dtype=object),
-            "task_type": pd.Series([type_names[type_of[r.item_id]] for r in rows], dtype=object),
-        })
-        self.profiles = skill_posteriors(answers, gold)
+        self.index_version = ledger.label_index.version  # before the rows: a label landing between is new
+        rows = [r for r in human_rows(ledger) if r.item_id in type_of]
+        answers = answers_frame(rows, lambda item_id: type_names[type_of[item_id]])
+        self.profiles = skill_posteriors(answers, gold_answers(ledger))
         self.size, self.built = len(rows), time.monotonic()
         who, self.names = pd.factorize(answers["annotator"])
         self.who = who.astype(np.int64)

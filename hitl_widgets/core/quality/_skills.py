@@ -317,21 +317,33 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def project_answers(ledger: Any, task_type: Any = None) -> tuple[pd.DataFrame, dict]:
     """A project's current human answers (with their task types) and gold answers."""
-    import pandas as pd
 
     ledger = Ledger.of(ledger)
-    index = ledger.label_index
-    rows = [r for r in index.rows() if r.source in (None, "human")]
-    gold = {i: category(labels) for i, labels in index.gold().items()}
-    ids = list(dict.fromkeys(r.item_id for r in rows))
-    types = task_types(ledger.store, ids, task_type)
-    answers = pd.DataFrame({
+    rows = human_rows(ledger)
+    types = task_types(ledger.store, list(dict.fromkeys(r.item_id for r in rows)), task_type)
+    return answers_frame(rows, types.__getitem__), gold_answers(ledger)
+
+
+def human_rows(ledger: Ledger) -> list:
+    """The current human labels (the ledger's kept ``LabelRow``s), oldest first."""
+    return [r for r in ledger.label_index.rows() if r.source in (None, "human")]
+
+
+def gold_answers(ledger: Ledger) -> dict:
+    """item id -> its gold answer, as one category (as consensus counts a multi-label answer)."""
+    return {i: category(labels) for i, labels in ledger.label_index.gold().items()}
+
+
+def answers_frame(rows: list, type_of: Callable[[str], Hashable]) -> pd.DataFrame:
+    """``skill_posteriors``' input from label rows: item_id, annotator, label, task_type."""
+    import pandas as pd
+
+    return pd.DataFrame({
         "item_id": pd.Series([r.item_id for r in rows], dtype=object),
         "annotator": pd.Series([r.annotator for r in rows], dtype=object),
         "label": pd.Series([category(r.labels) for r in rows], dtype=object),
-        "task_type": pd.Series([types[r.item_id] for r in rows], dtype=object),
+        "task_type": pd.Series([type_of(r.item_id) for r in rows], dtype=object),
     })
-    return answers, gold
 
 
 def skill_profiles(project: Any, task_type: Any = None, **kw: Any) -> pd.DataFrame:
